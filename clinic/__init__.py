@@ -1,0 +1,96 @@
+"""The clinic application: session records of a ketamine infusion clinic."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from clinic.clinic_time import format_local
+from clinic.config import build_config
+from clinic.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
+from clinic.sqlite_support import install_sqlite_hooks
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, template_folder="../templates", instance_relative_config=True)
+    app.config.from_mapping(build_config(app.instance_path, config))
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.filters["localtime"] = format_local
+    register_extensions(app)
+    register_blueprints(app)
+    register_cli_commands(app)
+    register_error_pages(app)
+    register_request_hooks(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    install_sqlite_hooks()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    bootstrap.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(_load_user)
+    if app.config["PROXY_FIX_X_FOR"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"])  # type: ignore[method-assign]
+
+
+def _load_user(session_token: str) -> Any:
+    from clinic.auth.models import User
+
+    return db.session.scalar(
+        sa.select(User).where(User.session_token == session_token, User.active.is_(True))
+    )
+
+
+def register_blueprints(app: Flask) -> None:
+    from clinic.audit import views as audit_views
+    from clinic.auth import bp as auth_bp
+    from clinic.main import bp as main_bp
+    from clinic.staff import bp as staff_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(main_bp)
+    app.register_blueprint(staff_bp)
+    app.register_blueprint(audit_views.bp)
+
+
+def register_cli_commands(app: Flask) -> None:
+    from clinic.cli import register_cli
+
+    register_cli(app)
+
+
+def register_error_pages(app: Flask) -> None:
+    from clinic.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_request_hooks(app: Flask) -> None:
+    from clinic.auth.access import enforce_access
+    from clinic.auth.session_guard import check_session_clock
+    from clinic.security_headers import register_security_headers
+
+    app.before_request(check_session_clock)
+    app.before_request(enforce_access)
+    register_security_headers(app)
+
+    @app.context_processor
+    def template_helpers() -> dict[str, Any]:
+        from clinic.auth.forms import LogoutForm
+        from clinic.auth.models import Role
+        from clinic.navigation import nav_links
+
+        return {"logout_form": LogoutForm(), "Role": Role, "nav_links": nav_links()}

@@ -1,0 +1,171 @@
+"""Recording and verifying audit events.
+
+`record_audit_event` adds the event to the caller's transaction: it commits or rolls back with the
+change it describes. Appends are serialised on the chain-head row (SELECT ... FOR UPDATE on
+PostgreSQL; on SQLite every transaction is BEGIN IMMEDIATE), so two writers never both extend the
+same head and fork the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, has_request_context, request
+
+from clinic.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
+from clinic.database import utcnow
+from clinic.extensions import db
+
+HEAD_ID = 1
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+
+
+def _key() -> bytes:
+    return str(current_app.config["AUDIT_KEY"]).encode()
+
+
+def _mac(message: str) -> str:
+    return hmac.new(_key(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def _event_content(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "occurred_at": event.occurred_at.isoformat(timespec="microseconds"),
+        "actor_id": event.actor_id,
+        "action": event.action,
+        "entity": event.entity,
+        "entity_id": event.entity_id,
+        "patient_id": event.patient_id,
+        "changes": event.changes,
+        "remote_addr": event.remote_addr,
+    }
+
+
+def event_hash(event: AuditEvent) -> str:
+    return _mac(event.prev_hash + canonical_json(_event_content(event)))
+
+
+def head_seal(last_event_id: int, last_hash: str) -> str:
+    return _mac(f"head:{last_event_id}:{last_hash}")
+
+
+def _request_origin() -> str | None:
+    # The origin of the change is part of the record; outside a request (CLI) there is none.
+    return request.remote_addr if has_request_context() else "cli"
+
+
+def _locked_head() -> AuditChainHead:
+    head = db.session.scalar(
+        sa.select(AuditChainHead).where(AuditChainHead.id == HEAD_ID).with_for_update()
+    )
+    if head is None:
+        raise RuntimeError("audit chain head is missing: run the migrations")
+    return head
+
+
+def record_audit_event(
+    *,
+    actor_id: int | None,
+    action: str,
+    entity: str,
+    entity_id: int | str | None = None,
+    patient_id: int | None = None,
+    changes: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """Append an event to the trail inside the current transaction."""
+    head = _locked_head()
+    event = AuditEvent(
+        id=head.last_event_id + 1,
+        occurred_at=utcnow(),
+        actor_id=actor_id,
+        action=action,
+        entity=entity,
+        entity_id=None if entity_id is None else str(entity_id),
+        patient_id=patient_id,
+        changes=canonical_json(dict(changes or {})),
+        remote_addr=_request_origin(),
+        prev_hash=head.last_hash,
+    )
+    event.hash = event_hash(event)
+    head.last_event_id = event.id
+    head.last_hash = event.hash
+    head.seal = head_seal(event.id, event.hash)
+    db.session.add(event)
+    db.session.flush([event, head])
+    return event
+
+
+def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Fields whose value changed, as {field: [old, new]}."""
+    return {
+        name: [_plain(old.get(name)), _plain(new.get(name))]
+        for name in sorted(set(old) | set(new))
+        if old.get(name) != new.get(name)
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    first_broken_id: int | None = None
+    reason: str = ""
+
+
+def _events_in_order(batch: int = 1000) -> Iterator[AuditEvent]:
+    last_id = 0
+    while True:
+        rows = db.session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.id > last_id)
+            .order_by(AuditEvent.id)
+            .limit(batch)
+            .execution_options(populate_existing=True)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last_id = rows[-1].id
+        db.session.expunge_all()
+
+
+def verify_chain() -> VerifyResult:
+    """Check every event's HMAC and link, and that the head still seals the last one."""
+    expected_prev, expected_id, checked = GENESIS_HASH, 1, 0
+    for event in _events_in_order():
+        if event.id != expected_id:
+            return VerifyResult(False, checked, expected_id, "event missing from the sequence")
+        if event.prev_hash != expected_prev:
+            return VerifyResult(False, checked, event.id, "link to the previous event broken")
+        if not hmac.compare_digest(event.hash, event_hash(event)):
+            return VerifyResult(False, checked, event.id, "content does not match its hash")
+        expected_prev, expected_id, checked = event.hash, event.id + 1, checked + 1
+    head = db.session.get(AuditChainHead, HEAD_ID)
+    last_id = expected_id - 1
+    if (
+        head is None
+        or head.last_event_id != last_id
+        or head.last_hash != expected_prev
+        or not hmac.compare_digest(head.seal, head_seal(last_id, expected_prev))
+    ):
+        return VerifyResult(False, checked, last_id + 1, "events cut off the end of the trail")
+    return VerifyResult(True, checked)

@@ -1,0 +1,83 @@
+"""Staff accounts. Never deleted: deactivated."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clinic.database import UTCDateTime, utcnow
+from clinic.extensions import db
+
+
+class Role(enum.StrEnum):
+    NURSE = "nurse"
+    CLINICIAN = "clinician"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class User(db.Model):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(64))
+    full_name: Mapped[str] = mapped_column(sa.String(120))
+    credentials: Mapped[str] = mapped_column(sa.String(40), default="")
+    role: Mapped[Role] = mapped_column(
+        sa.Enum(Role, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    )
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    must_change_password: Mapped[bool] = mapped_column(default=True)
+    failed_login_count: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Flask-Login's alternative id: rotating it invalidates every cookie issued before.
+    session_token: Mapped[str] = mapped_column(
+        sa.String(64), unique=True, default=new_session_token
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return self.session_token
+
+    def rotate_session_token(self) -> None:
+        self.session_token = new_session_token()
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.full_name}, {self.credentials}" if self.credentials else self.full_name
+
+    def is_locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role}>"
+
+
+# Usernames are unique whatever their case: "JSmith" and "jsmith" are one person.
+sa.Index("uq_user_account_username_lower", sa.func.lower(User.username), unique=True)

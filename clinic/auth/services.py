@@ -1,0 +1,119 @@
+"""Signing in and out, lockout, password changes. Callers commit."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from clinic.audit.services import record_audit_event
+from clinic.auth.models import User
+from clinic.auth.passwords import hash_password, password_problems, verify_password
+from clinic.database import utcnow
+from clinic.extensions import db
+
+
+class LoginOutcome(enum.StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    outcome: LoginOutcome
+    user: User | None = None
+
+
+def find_user_by_username(username: str) -> User | None:
+    return db.session.scalar(
+        sa.select(User).where(sa.func.lower(User.username) == username.strip().lower())
+    )
+
+
+def authenticate(username: str, password: str) -> LoginResult:
+    """Check a login attempt, count failures and lock the account after too many.
+
+    Every refusal looks the same to the caller, so the answer never tells whether a username
+    exists or is locked.
+    """
+    user = find_user_by_username(username)
+    now = utcnow()
+    password_ok = verify_password(user.password_hash if user else None, password)
+    if user is None:
+        record_audit_event(
+            actor_id=None,
+            action="login_failed",
+            entity="user",
+            changes={"reason": "unknown username"},
+        )
+        return LoginResult(LoginOutcome.FAILED)
+    if not user.active or user.is_locked(now) or not password_ok:
+        reason = (
+            "inactive" if not user.active else "locked" if user.is_locked(now) else "bad password"
+        )
+        if reason == "bad password":
+            _count_failure(user)
+        record_audit_event(
+            actor_id=user.id,
+            action="login_failed",
+            entity="user",
+            entity_id=user.id,
+            changes={"reason": reason, "failed_login_count": user.failed_login_count},
+        )
+        return LoginResult(LoginOutcome.FAILED)
+    user.failed_login_count = 0
+    user.locked_until = None
+    user.last_login_at = now
+    record_audit_event(actor_id=user.id, action="login", entity="user", entity_id=user.id)
+    return LoginResult(LoginOutcome.OK, user)
+
+
+def _count_failure(user: User) -> None:
+    user.failed_login_count += 1
+    if user.failed_login_count >= current_app.config["LOCKOUT_THRESHOLD"]:
+        user.failed_login_count = 0
+        user.locked_until = utcnow() + timedelta(minutes=current_app.config["LOCKOUT_MINUTES"])
+        record_audit_event(
+            actor_id=user.id,
+            action="account_locked",
+            entity="user",
+            entity_id=user.id,
+            changes={"locked_until": user.locked_until.isoformat()},
+        )
+
+
+def logout(user: User) -> None:
+    user.rotate_session_token()
+    record_audit_event(actor_id=user.id, action="logout", entity="user", entity_id=user.id)
+
+
+class PasswordChangeError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    if not verify_password(user.password_hash, current_password):
+        raise PasswordChangeError("current_password", "The current password is not correct.")
+    if new_password == current_password:
+        raise PasswordChangeError(
+            "new_password", "Choose a password different from the current one."
+        )
+    problems = password_problems(new_password, user.username)
+    if problems:
+        raise PasswordChangeError("new_password", " ".join(problems))
+    user.password_hash = hash_password(new_password)
+    user.must_change_password = False
+    user.rotate_session_token()
+    record_audit_event(
+        actor_id=user.id,
+        action="password_changed",
+        entity="user",
+        entity_id=user.id,
+        changes={"password": "changed"},
+    )

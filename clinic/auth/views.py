@@ -1,0 +1,84 @@
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from clinic.auth import bp
+from clinic.auth import services as auth_services
+from clinic.auth.access import public, roles_required, safe_next
+from clinic.auth.forms import ChangePasswordForm, LoginForm, LogoutForm
+from clinic.auth.models import Role
+from clinic.auth.session_guard import start_session_clock
+from clinic.extensions import db, limiter
+
+ALL_ROLES = tuple(Role)
+LOGIN_REFUSED = (
+    "Sign-in failed: check the username and password. After 5 failed attempts an account is "
+    "locked for 15 minutes."
+)
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit(_login_limit, methods=["POST"])
+def login() -> Response | str:
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        result = auth_services.authenticate(form.username.data or "", form.password.data or "")
+        db.session.commit()
+        if result.user is not None:
+            session.clear()  # a fresh session for a fresh sign-in (no fixation)
+            login_user(result.user)
+            start_session_clock()
+            if result.user.must_change_password:
+                flash("Welcome. Choose your own password before you continue.", "warning")
+                return redirect(url_for("auth.change_password"))
+            return redirect(safe_next(request.args.get("next")) or url_for("main.index"))
+        form.password.errors.append(LOGIN_REFUSED)
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@roles_required(*ALL_ROLES)
+def logout() -> Response:
+    form = LogoutForm()
+    if form.validate_on_submit():
+        auth_services.logout(current_user._get_current_object())
+        db.session.commit()
+        logout_user()
+        session.clear()
+        flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@roles_required(*ALL_ROLES)
+def change_password() -> Response | str:
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        try:
+            auth_services.change_password(
+                user, form.current_password.data or "", form.new_password.data or ""
+            )
+        except auth_services.PasswordChangeError as error:
+            getattr(form, error.field).errors.append(error.message)
+        else:
+            db.session.commit()
+            # The token rotated: sign in again on this device with the new one, keep the clock.
+            login_user(user)
+            flash("Your password is changed.", "success")
+            return redirect(url_for("main.index"))
+    return render_template("auth/change_password.html", form=form)
+
+
+@bp.route("/session/ping", methods=["POST"])
+@roles_required(*ALL_ROLES)
+def ping() -> tuple[str, int]:
+    """Keeps a session alive while the person is typing (see static/js/session.js)."""
+    return "", 204

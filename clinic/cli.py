@@ -1,0 +1,81 @@
+"""flask create-admin, bootstrap-admin, audit verify."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import sqlalchemy as sa
+from flask import Flask
+from flask.cli import AppGroup
+
+from clinic.audit.services import verify_chain
+from clinic.auth.models import Role, User
+from clinic.extensions import db
+from clinic.staff.services import StaffDetails, StaffError, create_user, generate_temporary_password
+
+audit_cli = AppGroup("audit", help="The audit trail.")
+
+
+@click.command("create-admin")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--full-name", default="Administrator", show_default=True)
+@click.option("--must-change/--no-must-change", default=False, show_default=True)
+def create_admin(username: str, password: str, full_name: str, must_change: bool) -> None:
+    """Create an admin account (for scripted set-up)."""
+    try:
+        create_user(
+            None,
+            username,
+            StaffDetails(full_name=full_name, credentials="", role=Role.ADMIN),
+            password,
+            must_change_password=must_change,
+        )
+    except StaffError as error:
+        raise click.ClickException(error.message) from error
+    db.session.commit()
+    click.echo(f"Admin account {username!r} created.")
+
+
+@click.command("bootstrap-admin")
+def bootstrap_admin() -> None:
+    """On a database without users, create `admin` with a one-time password printed here."""
+    if db.session.scalar(sa.select(sa.func.count()).select_from(User)):
+        return
+    password = generate_temporary_password()
+    create_user(
+        None,
+        "admin",
+        StaffDetails(full_name="Administrator", credentials="", role=Role.ADMIN),
+        password,
+        must_change_password=True,
+    )
+    db.session.commit()
+    click.echo("=" * 64)
+    click.echo("First start: an admin account was created.")
+    click.echo("  username: admin")
+    click.echo(f"  password: {password}")
+    click.echo("This password is shown once; you will choose a new one at first sign-in.")
+    click.echo("=" * 64)
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Check the whole chain; exit 1 and name the first broken event if it was tampered with."""
+    result = verify_chain()
+    if result.ok:
+        click.echo(f"Audit trail intact: {result.checked} events verified.")
+        return
+    click.echo(
+        f"Audit trail BROKEN at event {result.first_broken_id}: {result.reason} "
+        f"({result.checked} events verified before it).",
+        err=True,
+    )
+    sys.exit(1)
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(create_admin)
+    app.cli.add_command(bootstrap_admin)
+    app.cli.add_command(audit_cli)

@@ -1,0 +1,79 @@
+"""Settings from the environment.
+
+`CLINIC_ENV` is `production` unless said otherwise, so a forgotten variable fails closed: production
+refuses to start without `SECRET_KEY` and `AUDIT_KEY`. Development keeps generated keys in the
+instance folder so that sessions and the audit chain survive a restart.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENTS = ("production", "development", "testing")
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else int(raw)
+
+
+def _instance_secret(instance_path: str, name: str) -> str:
+    path = Path(instance_path) / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    overrides = dict(overrides or {})
+    env = overrides.get("CLINIC_ENV") or os.environ.get("CLINIC_ENV", "production")
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"CLINIC_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
+    production = env == "production"
+
+    default_db = "sqlite:///" + str(Path(instance_path) / "clinic.sqlite3")
+    config: dict[str, Any] = {
+        "CLINIC_ENV": env,
+        "TESTING": env == "testing",
+        "SECRET_KEY": os.environ.get("SECRET_KEY"),
+        "AUDIT_KEY": os.environ.get("AUDIT_KEY"),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", default_db),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "CLINIC_TIMEZONE": os.environ.get("CLINIC_TIMEZONE", "America/New_York"),
+        "IDLE_TIMEOUT_MINUTES": _int_env("IDLE_TIMEOUT_MINUTES", 15),
+        "ABSOLUTE_SESSION_HOURS": _int_env("ABSOLUTE_SESSION_HOURS", 12),
+        "LOCKOUT_THRESHOLD": _int_env("LOCKOUT_THRESHOLD", 5),
+        "LOCKOUT_MINUTES": _int_env("LOCKOUT_MINUTES", 15),
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "20 per minute"),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "PROXY_FIX_X_FOR": _int_env("PROXY_FIX_X_FOR", 0),
+        "BOOTSTRAP_SERVE_LOCAL": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "SESSION_COOKIE_NAME": "clinic_session",
+        "WTF_CSRF_TIME_LIMIT": None,  # the login session bounds the token's life
+        "AUDIT_PAGE_SIZE": 50,
+    }
+    config.update(overrides)
+
+    if not production:
+        config["SECRET_KEY"] = config["SECRET_KEY"] or _instance_secret(instance_path, "secret_key")
+        config["AUDIT_KEY"] = config["AUDIT_KEY"] or _instance_secret(instance_path, "audit_key")
+    for key in ("SECRET_KEY", "AUDIT_KEY"):
+        if not config.get(key):
+            raise ConfigError(f"{key} must be set in the environment in production")
+        if production and len(str(config[key])) < 32:
+            raise ConfigError(f"{key} must be at least 32 characters in production")
+    return config

@@ -1,0 +1,39 @@
+"""SQLite behaviour the app relies on: foreign keys, WAL, and writes that queue instead of failing.
+
+Every transaction on SQLite starts with BEGIN IMMEDIATE, so writers take the database lock up
+front and wait for it (busy timeout) rather than fail half-way with "database is locked". That is
+also what serialises appends to the audit chain on the embedded database.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    # Hand transaction control to SQLAlchemy's "begin" event below.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.close()
+
+
+def _on_begin(connection: sa.Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def install_sqlite_hooks() -> None:
+    if not sa.event.contains(Engine, "connect", _on_connect):
+        sa.event.listen(Engine, "connect", _on_connect)
+        sa.event.listen(Engine, "begin", _on_begin)

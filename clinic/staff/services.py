@@ -1,0 +1,152 @@
+"""Staff account changes. Every change is audited; callers commit.
+
+An admin cannot lock themselves out, and the clinic always keeps one active admin: the checks
+count active admins with their rows locked, so two admins demoting each other at the same moment
+cannot both succeed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from clinic.audit.services import diff, record_audit_event
+from clinic.auth.models import Role, User
+from clinic.auth.passwords import hash_password, password_problems
+from clinic.auth.services import find_user_by_username
+from clinic.extensions import db
+
+
+class StaffError(ValueError):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class StaffDetails:
+    full_name: str
+    credentials: str
+    role: Role
+
+
+def generate_temporary_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def _check_password(password: str, username: str) -> None:
+    problems = password_problems(password, username)
+    if problems:
+        raise StaffError(" ".join(problems), field="password")
+
+
+def create_user(
+    actor: User | None,
+    username: str,
+    details: StaffDetails,
+    password: str,
+    *,
+    must_change_password: bool = True,
+) -> User:
+    username = username.strip()
+    if find_user_by_username(username) is not None:
+        raise StaffError("This username is taken.", field="username")
+    _check_password(password, username)
+    user = User(
+        username=username,
+        full_name=details.full_name.strip(),
+        credentials=details.credentials.strip(),
+        role=details.role,
+        password_hash=hash_password(password),
+        must_change_password=must_change_password,
+    )
+    db.session.add(user)
+    db.session.flush()
+    record_audit_event(
+        actor_id=actor.id if actor else None,
+        action="staff_created",
+        entity="user",
+        entity_id=user.id,
+        changes={
+            "username": username,
+            "full_name": user.full_name,
+            "credentials": user.credentials,
+            "role": user.role.value,
+        },
+    )
+    return user
+
+
+def _other_active_admins(user: User) -> int:
+    ids = db.session.scalars(
+        sa.select(User.id)
+        .where(User.role == Role.ADMIN, User.active.is_(True), User.id != user.id)
+        .with_for_update()
+    ).all()
+    return len(ids)
+
+
+def update_user(actor: User, user: User, details: StaffDetails) -> None:
+    before = _snapshot(user)
+    if user.role == Role.ADMIN and details.role != Role.ADMIN:
+        if user.id == actor.id:
+            raise StaffError("You cannot remove your own admin role.", field="role")
+        if user.active and _other_active_admins(user) == 0:
+            raise StaffError("The clinic needs at least one active admin.", field="role")
+    role_changed = user.role != details.role
+    user.full_name = details.full_name.strip()
+    user.credentials = details.credentials.strip()
+    user.role = details.role
+    if role_changed:
+        user.rotate_session_token()  # the old role's cookies stop working at once
+    changes = diff(before, _snapshot(user))
+    if changes:
+        record_audit_event(
+            actor_id=actor.id,
+            action="staff_updated",
+            entity="user",
+            entity_id=user.id,
+            changes=changes,
+        )
+
+
+def reset_password(actor: User, user: User, temporary_password: str) -> None:
+    _check_password(temporary_password, user.username)
+    user.password_hash = hash_password(temporary_password)
+    user.must_change_password = True
+    user.failed_login_count = 0
+    user.locked_until = None
+    user.rotate_session_token()
+    record_audit_event(
+        actor_id=actor.id,
+        action="staff_password_reset",
+        entity="user",
+        entity_id=user.id,
+        changes={"password": "reset", "must_change_password": [False, True]},
+    )
+
+
+def set_active(actor: User, user: User, active: bool) -> None:
+    if user.active == active:
+        return
+    if not active:
+        if user.id == actor.id:
+            raise StaffError("You cannot deactivate your own account.")
+        if user.role == Role.ADMIN and _other_active_admins(user) == 0:
+            raise StaffError("The clinic needs at least one active admin.")
+        user.rotate_session_token()
+    user.active = active
+    record_audit_event(
+        actor_id=actor.id,
+        action="staff_reactivated" if active else "staff_deactivated",
+        entity="user",
+        entity_id=user.id,
+        changes={"active": [not active, active]},
+    )
+
+
+def _snapshot(user: User) -> dict[str, str]:
+    return {"full_name": user.full_name, "credentials": user.credentials, "role": user.role.value}

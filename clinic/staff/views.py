@@ -1,0 +1,127 @@
+import sqlalchemy as sa
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from clinic.auth.access import roles_required
+from clinic.auth.models import Role, User
+from clinic.extensions import db
+from clinic.staff import bp
+from clinic.staff import services as staff_services
+from clinic.staff.forms import ActivationForm, NewStaffForm, ResetPasswordForm, StaffDetailsForm
+
+
+def _details(form: StaffDetailsForm) -> staff_services.StaffDetails:
+    return staff_services.StaffDetails(
+        full_name=form.full_name.data or "",
+        credentials=form.credentials.data or "",
+        role=Role(form.role.data),
+    )
+
+
+@bp.route("/")
+@roles_required(Role.ADMIN)
+def index() -> str:
+    users = db.session.scalars(
+        sa.select(User).order_by(User.active.desc(), sa.func.lower(User.full_name))
+    ).all()
+    return render_template("staff/index.html", users=users)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def new() -> Response | str:
+    form = NewStaffForm()
+    if form.validate_on_submit():
+        try:
+            user = staff_services.create_user(
+                current_user, form.username.data or "", _details(form), form.password.data or ""
+            )
+        except staff_services.StaffError as error:
+            getattr(form, error.field or "username").errors.append(error.message)
+        else:
+            db.session.commit()
+            flash(f"Account {user.username} created.", "success")
+            return redirect(url_for("staff.detail", user_id=user.id))
+    return render_template("staff/new.html", form=form)
+
+
+@bp.route("/<int:user_id>", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def detail(user_id: int) -> Response | str:
+    user = db.get_or_404(User, user_id)
+    form = StaffDetailsForm(obj=user)
+    if form.validate_on_submit():
+        try:
+            staff_services.update_user(current_user, user, _details(form))
+        except staff_services.StaffError as error:
+            getattr(form, error.field or "full_name").errors.append(error.message)
+            db.session.rollback()
+        else:
+            db.session.commit()
+            flash("Account saved.", "success")
+            return redirect(url_for("staff.detail", user_id=user.id))
+    return _render_detail(user, form=form)
+
+
+@bp.route("/<int:user_id>/password", methods=["POST"])
+@roles_required(Role.ADMIN)
+def reset_password(user_id: int) -> Response | str:
+    user = db.get_or_404(User, user_id)
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            staff_services.reset_password(current_user, user, form.password.data or "")
+        except staff_services.StaffError as error:
+            form.password.errors.append(error.message)
+        else:
+            db.session.commit()
+            flash(f"Password of {user.username} reset; they must change it at sign-in.", "success")
+            return redirect(url_for("staff.detail", user_id=user.id))
+    return _render_detail(user, reset_form=form)
+
+
+@bp.route("/<int:user_id>/deactivate", methods=["POST"])
+@roles_required(Role.ADMIN)
+def deactivate(user_id: int) -> Response | str:
+    return _set_active(user_id, active=False)
+
+
+@bp.route("/<int:user_id>/reactivate", methods=["POST"])
+@roles_required(Role.ADMIN)
+def reactivate(user_id: int) -> Response | str:
+    return _set_active(user_id, active=True)
+
+
+def _set_active(user_id: int, active: bool) -> Response | str:
+    user = db.get_or_404(User, user_id)
+    if ActivationForm().validate_on_submit():
+        try:
+            staff_services.set_active(current_user, user, active)
+        except staff_services.StaffError as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+        else:
+            db.session.commit()
+            flash(
+                f"Account {user.username} {'reactivated' if active else 'deactivated'}.", "success"
+            )
+    return redirect(url_for("staff.detail", user_id=user.id))
+
+
+def _render_detail(
+    user: User,
+    form: StaffDetailsForm | None = None,
+    reset_form: ResetPasswordForm | None = None,
+) -> tuple[str, int] | str:
+    if form is None:
+        form = StaffDetailsForm(formdata=None, obj=user)
+    page = render_template(
+        "staff/detail.html",
+        user=user,
+        form=form,
+        reset_form=reset_form or ResetPasswordForm(formdata=None),
+        activation_form=ActivationForm(formdata=None),
+    )
+    has_errors = form.errors or (reset_form is not None and reset_form.errors)
+    return (page, 422) if has_errors else page
