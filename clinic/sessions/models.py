@@ -1,0 +1,326 @@
+"""The infusion session record and its entries.
+
+Clinical entries carry two times: when it happened (`occurred_at`, entered) and when it was
+recorded (`recorded_at`, by the system), plus who recorded it. Nothing is deleted: an entry is
+voided with a reason and stays on the chart, struck through.
+
+Doses and rates are stored exactly as the clinician entered them (Numeric, no float). The app
+never computes, suggests or totals a dose.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+
+from clinic.auth.models import User
+from clinic.database import UTCDateTime, utcnow
+from clinic.extensions import db
+from clinic.patients.models import Indication, Patient, enum_column
+
+DOSE = sa.Numeric(14, 4)  # up to 4 decimals, refused (not rounded) beyond that
+
+
+class Route(enum.StrEnum):
+    IV = "iv"
+    IM = "im"
+    INTRANASAL = "intranasal"
+    SUBCUTANEOUS = "subcutaneous"
+    ORAL = "oral"
+    SUBLINGUAL = "sublingual"
+
+    @property
+    def label(self) -> str:
+        return {
+            "iv": "Intravenous (IV)",
+            "im": "Intramuscular (IM)",
+            "intranasal": "Intranasal (IN)",
+            "subcutaneous": "Subcutaneous (SC)",
+            "oral": "Oral (PO)",
+            "sublingual": "Sublingual (SL)",
+        }[self.value]
+
+
+class SessionStatus(enum.StrEnum):
+    IN_PROGRESS = "in_progress"
+    CANCELLED = "cancelled"  # ended early with a reason; still to be signed
+    SIGNED = "signed"  # locked: only addenda from here on
+
+    @property
+    def label(self) -> str:
+        return {"in_progress": "In progress", "cancelled": "Cancelled", "signed": "Signed"}[
+            self.value
+        ]
+
+
+class Method(enum.StrEnum):
+    INFUSION = "infusion"
+    BOLUS = "bolus"
+    INJECTION = "injection"
+    SPRAY = "spray"
+    TABLET = "tablet"
+
+
+class InfusionEventKind(enum.StrEnum):
+    STARTED = "started"
+    RATE_CHANGED = "rate_changed"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    BOLUS = "bolus"
+    STOPPED = "stopped"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class Phase(enum.StrEnum):
+    BASELINE = "baseline"
+    DURING = "during"
+    RECOVERY = "recovery"
+    DISCHARGE = "discharge"
+
+
+class Dissociation(enum.StrEnum):
+    NONE = "none"
+    MILD = "mild"
+    MODERATE = "moderate"
+    SEVERE = "severe"
+
+
+class Nausea(enum.StrEnum):
+    NONE = "none"
+    NAUSEA = "nausea"
+    VOMITED = "vomited"
+
+
+class Instrument(enum.StrEnum):
+    PHQ9 = "phq9"
+    PAIN_NRS = "pain_nrs"
+
+    @property
+    def label(self) -> str:
+        return {"phq9": "PHQ-9", "pain_nrs": "Pain NRS"}[self.value]
+
+
+class ScoreTiming(enum.StrEnum):
+    BEFORE = "before"
+    AFTER = "after"
+
+
+class InfusionSession(db.Model):
+    __tablename__ = "infusion_session"
+    __table_args__ = (sa.Index("ix_infusion_session_patient_started", "patient_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patient.id"))
+    indication: Mapped[Indication] = mapped_column(enum_column(Indication))
+    route: Mapped[Route] = mapped_column(enum_column(Route))
+    attending_clinician_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    nurse_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    consent_on_file: Mapped[bool] = mapped_column(default=False)
+    fasting_confirmed: Mapped[bool] = mapped_column(default=False)
+    weight_kg: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 2))
+    status: Mapped[SessionStatus] = mapped_column(
+        enum_column(SessionStatus), default=SessionStatus.IN_PROGRESS, index=True
+    )
+    # Ending: the discharge time and who the patient left with, or a cancellation.
+    discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    discharged_with: Mapped[str | None] = mapped_column(sa.String(120))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancel_reason: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    patient: Mapped[Patient] = relationship()
+    attending_clinician: Mapped[User] = relationship(foreign_keys=[attending_clinician_id])
+    nurse: Mapped[User] = relationship(foreign_keys=[nurse_id])
+    signature: Mapped[Signature | None] = relationship(back_populates="session", uselist=False)
+
+    @property
+    def is_signed(self) -> bool:
+        return self.status == SessionStatus.SIGNED
+
+
+class ClinicalEntry:
+    """Columns every charted entry shares: its session, times, author and void marks."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    void_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    @declared_attr
+    def session_id(cls) -> Mapped[int]:  # noqa: N805
+        return mapped_column(sa.ForeignKey("infusion_session.id"), index=True)
+
+    @declared_attr
+    def recorded_by_id(cls) -> Mapped[int]:  # noqa: N805
+        return mapped_column(sa.ForeignKey("user_account.id"))
+
+    @declared_attr
+    def voided_by_id(cls) -> Mapped[int | None]:  # noqa: N805
+        return mapped_column(sa.ForeignKey("user_account.id"))
+
+    @declared_attr
+    def recorded_by(cls) -> Mapped[User]:  # noqa: N805
+        return relationship(foreign_keys=[cls.recorded_by_id], lazy="joined")
+
+    @declared_attr
+    def voided_by(cls) -> Mapped[User | None]:  # noqa: N805
+        return relationship(foreign_keys=[cls.voided_by_id], lazy="joined")
+
+    @property
+    def is_voided(self) -> bool:
+        return self.voided_at is not None
+
+
+class Administration(ClinicalEntry, db.Model):
+    __tablename__ = "administration"
+
+    drug: Mapped[str] = mapped_column(sa.String(120))
+    route: Mapped[Route] = mapped_column(enum_column(Route))
+    method: Mapped[Method] = mapped_column(enum_column(Method))
+    dose_amount: Mapped[Decimal] = mapped_column(DOSE)
+    dose_unit: Mapped[str] = mapped_column(sa.String(20))
+    rate_amount: Mapped[Decimal | None] = mapped_column(DOSE)
+    rate_unit: Mapped[str | None] = mapped_column(sa.String(20))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    site: Mapped[str] = mapped_column(sa.String(120), default="")
+    lot_number: Mapped[str] = mapped_column(sa.String(60), default="")
+    ordering_clinician_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+
+    ordering_clinician: Mapped[User | None] = relationship(
+        foreign_keys=[ordering_clinician_id], lazy="joined"
+    )
+    events: Mapped[list[InfusionEvent]] = relationship(
+        back_populates="administration", order_by="InfusionEvent.occurred_at"
+    )
+
+
+class InfusionEvent(ClinicalEntry, db.Model):
+    """What happened to a running infusion, as the nurse recorded it. Nothing is summed."""
+
+    __tablename__ = "infusion_event"
+
+    administration_id: Mapped[int] = mapped_column(sa.ForeignKey("administration.id"), index=True)
+    kind: Mapped[InfusionEventKind] = mapped_column(enum_column(InfusionEventKind))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    rate_amount: Mapped[Decimal | None] = mapped_column(DOSE)
+    rate_unit: Mapped[str | None] = mapped_column(sa.String(20))
+    bolus_amount: Mapped[Decimal | None] = mapped_column(DOSE)
+    bolus_unit: Mapped[str | None] = mapped_column(sa.String(20))
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+
+    administration: Mapped[Administration] = relationship(back_populates="events")
+
+
+class MonitoringEntry(ClinicalEntry, db.Model):
+    __tablename__ = "monitoring_entry"
+    __table_args__ = (
+        sa.Index("ix_monitoring_entry_session_occurred", "session_id", "occurred_at"),
+    )
+
+    phase: Mapped[Phase] = mapped_column(enum_column(Phase))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    systolic_bp: Mapped[int | None]
+    diastolic_bp: Mapped[int | None]
+    heart_rate: Mapped[int | None]
+    spo2: Mapped[int | None]
+    respiratory_rate: Mapped[int | None]
+    temperature_c: Mapped[Decimal | None] = mapped_column(sa.Numeric(4, 1))
+    sedation_moaas: Mapped[int | None]
+    dissociation: Mapped[Dissociation | None] = mapped_column(enum_column(Dissociation))
+    nausea: Mapped[Nausea | None] = mapped_column(enum_column(Nausea))
+    pain_nrs: Mapped[int | None]
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+
+
+class Score(ClinicalEntry, db.Model):
+    """An outcome score. The total is stored so trends read one column, not every answer."""
+
+    __tablename__ = "score"
+
+    instrument: Mapped[Instrument] = mapped_column(enum_column(Instrument))
+    timing: Mapped[ScoreTiming] = mapped_column(enum_column(ScoreTiming))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answers: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
+    total: Mapped[int]
+    # PHQ-9 item 9 above 0: thoughts of self-harm, flagged wherever the score appears.
+    risk_flag: Mapped[bool] = mapped_column(default=False)
+
+
+class ChecklistItem(db.Model):
+    """The discharge checklist's items are data, seeded by a migration."""
+
+    __tablename__ = "checklist_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    label: Mapped[str] = mapped_column(sa.String(200))
+    required: Mapped[bool] = mapped_column(default=True)
+    detail_label: Mapped[str | None] = mapped_column(sa.String(80))  # e.g. "Driver's name"
+    position: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class ChecklistCompletion(ClinicalEntry, db.Model):
+    __tablename__ = "checklist_completion"
+
+    item_id: Mapped[int] = mapped_column(sa.ForeignKey("checklist_item.id"))
+    done: Mapped[bool]
+    not_done_reason: Mapped[str | None] = mapped_column(sa.Text)
+    detail: Mapped[str | None] = mapped_column(sa.String(200))
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+
+    item: Mapped[ChecklistItem] = relationship(lazy="joined")
+
+
+class Signature(db.Model):
+    __tablename__ = "signature"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("infusion_session.id"), unique=True)
+    signer_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    signer_name: Mapped[str] = mapped_column(sa.String(120))
+    signer_credentials: Mapped[str] = mapped_column(sa.String(40))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    meaning: Mapped[str] = mapped_column(sa.String(80), default="Reviewed and signed")
+    content_digest: Mapped[str] = mapped_column(sa.String(64))
+
+    session: Mapped[InfusionSession] = relationship(back_populates="signature")
+
+
+class Addendum(db.Model):
+    __tablename__ = "addendum"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("infusion_session.id"), index=True)
+    text: Mapped[str] = mapped_column(sa.Text)
+    reason: Mapped[str] = mapped_column(sa.Text)
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    author: Mapped[User] = relationship(lazy="joined")
+
+
+class FormSubmission(db.Model):
+    """One row per accepted form post: a double tap or a retry finds its key and adds nothing."""
+
+    __tablename__ = "form_submission"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    entity: Mapped[str] = mapped_column(sa.String(40))
+    entity_id: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
