@@ -159,23 +159,23 @@ class ClinicalEntry:
     void_reason: Mapped[str | None] = mapped_column(sa.Text)
 
     @declared_attr
-    def session_id(cls) -> Mapped[int]:  # noqa: N805
+    def session_id(cls) -> Mapped[int]:
         return mapped_column(sa.ForeignKey("infusion_session.id"), index=True)
 
     @declared_attr
-    def recorded_by_id(cls) -> Mapped[int]:  # noqa: N805
+    def recorded_by_id(cls) -> Mapped[int]:
         return mapped_column(sa.ForeignKey("user_account.id"))
 
     @declared_attr
-    def voided_by_id(cls) -> Mapped[int | None]:  # noqa: N805
+    def voided_by_id(cls) -> Mapped[int | None]:
         return mapped_column(sa.ForeignKey("user_account.id"))
 
     @declared_attr
-    def recorded_by(cls) -> Mapped[User]:  # noqa: N805
+    def recorded_by(cls) -> Mapped[User]:
         return relationship(foreign_keys=[cls.recorded_by_id], lazy="joined")
 
     @declared_attr
-    def voided_by(cls) -> Mapped[User | None]:  # noqa: N805
+    def voided_by(cls) -> Mapped[User | None]:
         return relationship(foreign_keys=[cls.voided_by_id], lazy="joined")
 
     @property

@@ -1,2 +1,4 @@
-from clinic.sessions import bp  # noqa: F401
-from clinic.sessions import models  # noqa: F401
+from clinic.sessions import (
+    bp,  # noqa: F401
+    models,  # noqa: F401
+)
