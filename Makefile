@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi
 
-.PHONY: install run test lint format
+.PHONY: install run test test-unit test-browser screenshots lint format
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
@@ -22,8 +22,18 @@ run: install
 	CLINIC_ENV=$${CLINIC_ENV:-development} $(BIN)/flask bootstrap-admin
 	CLINIC_ENV=$${CLINIC_ENV:-development} $(BIN)/flask run --host 127.0.0.1 --port 5000
 
-test: install
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+# The unit suite, then the browser journeys (skipped with a reason where Chromium is missing).
+test: test-unit test-browser
+
+test-unit: install
+	$(BIN)/pytest -q --ignore=tests/browser $(PYTEST_ARGS)
+
+test-browser: install
+	$(BIN)/pytest -q tests/browser $(PYTEST_ARGS)
+
+# Refresh the README's screenshots from the browser journeys.
+screenshots: install
+	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(BIN)/pytest -q tests/browser
 
 lint: install
 	$(BIN)/ruff check .
