@@ -19,7 +19,7 @@ from typing import Any
 import flask_migrate
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient
 
 from clinic import create_app
@@ -117,9 +117,26 @@ def app_config() -> dict[str, Any]:
     return {}
 
 
+class FreshRequestClient(FlaskClient):
+    """A test client whose every request starts with an empty `g`.
+
+    The `app` fixture keeps one application context pushed for the whole test, and a request
+    reuses a pushed context, so without this `g` would carry over from one request to the next:
+    Flask-Login's cached user (a replayed or rotated cookie would still be "signed in", another
+    client would act as the previous one) and Flask-WTF's `csrf_valid` flag (a POST without token
+    would pass after any valid one). In production every request has a context of its own.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        for name in list(vars(g)):
+            delattr(g, name)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(database_url: str, app_config: dict[str, Any]) -> Iterator[Flask]:
     application = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, **app_config})
+    application.test_client_class = FreshRequestClient
     with application.app_context():
         yield application
         _db.session.remove()
