@@ -102,7 +102,7 @@ def record_audit_event(
     head.last_hash = event.hash
     head.seal = head_seal(event.id, event.hash)
     db.session.add(event)
-    db.session.flush([event, head])
+    db.session.flush()
     return event
 
 
