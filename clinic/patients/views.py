@@ -1,4 +1,139 @@
-from clinic.patients import (
-    bp,  # noqa: F401
-    models,  # noqa: F401
-)
+"""Patient registry pages. Thin: parse the form, call one service, commit once, redirect."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from clinic.auth.access import roles_required
+from clinic.auth.models import Role
+from clinic.clinic_time import local_now
+from clinic.extensions import db
+from clinic.patients import bp
+from clinic.patients import services as patient_services
+from clinic.patients.forms import EditPatientForm, PatientForm, SearchForm
+from clinic.patients.models import Patient
+
+CLINICAL = (Role.NURSE, Role.CLINICIAN)
+DEFAULT_PAGE_SIZE = 25
+SESSIONS_PAGE_SIZE = 50
+
+
+@bp.app_template_global()
+def patient_age(patient: Patient) -> int:
+    """Age today in the clinic's zone; a global so the shared banner macro works anywhere."""
+    return patient_services.age_on(patient.date_of_birth, local_now().date())
+
+
+@bp.route("/")
+@roles_required(*CLINICAL)
+def index() -> str:
+    form = SearchForm(request.args)
+    query_text = (form.q.data or "").strip() if form.validate() else ""
+    page = db.paginate(
+        patient_services.search_statement(query_text),
+        per_page=current_app.config.get("PATIENTS_PAGE_SIZE", DEFAULT_PAGE_SIZE),
+        error_out=False,
+    )
+    return render_template("patients/index.html", form=form, page=page, query_text=query_text)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(*CLINICAL)
+def new() -> Response | tuple[str, int] | str:
+    form = PatientForm()
+    if form.validate_on_submit():
+        try:
+            patient = patient_services.register_patient(current_user, form.to_data())
+        except patient_services.PatientError as error:
+            db.session.rollback()
+            getattr(form, error.field or "mrn").errors.append(error.message)
+        else:
+            db.session.commit()
+            flash("Patient registered.", "success")  # no patient data in flash messages
+            return redirect(url_for("patients.detail", patient_id=patient.id))
+    page = render_template("patients/new.html", form=form)
+    return (page, 422) if form.errors else page
+
+
+@bp.route("/<int:patient_id>")
+@roles_required(*CLINICAL)
+def detail(patient_id: int) -> str:
+    patient = db.get_or_404(Patient, patient_id)
+    sessions = db.paginate(
+        patient_services.sessions_statement(patient.id),
+        per_page=SESSIONS_PAGE_SIZE,
+        error_out=False,
+    )
+    risk = patient_services.latest_risk_score(patient.id)
+    patient_services.record_patient_viewed(current_user, patient)
+    db.session.commit()
+    return render_template(
+        "patients/detail.html",
+        patient=patient,
+        sessions=sessions,
+        risk=risk,
+        new_session_url=_new_session_url(patient.id),
+    )
+
+
+def _new_session_url(patient_id: int) -> str:
+    # The sessions blueprint is built alongside; fall back to its documented URL until it lands.
+    if "sessions.new" in current_app.view_functions:
+        return url_for("sessions.new", patient=patient_id)
+    return f"/sessions/new?patient={patient_id}"
+
+
+@bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
+@roles_required(*CLINICAL)
+def edit(patient_id: int) -> Response | tuple[str, int] | str:
+    patient = db.get_or_404(Patient, patient_id)
+    if request.method == "GET":
+        form = EditPatientForm(obj=patient)
+        form.set_version(patient.version)
+        patient_services.record_patient_viewed(current_user, patient)
+        db.session.commit()
+        return render_template("patients/edit.html", patient=patient, form=form)
+
+    form = EditPatientForm()
+    if not form.validate_on_submit():
+        return render_template("patients/edit.html", patient=patient, form=form), 422
+    try:
+        changed = patient_services.update_patient(
+            current_user, patient, form.to_data(), int(form.version.data)
+        )
+    except patient_services.StalePatientError:
+        db.session.rollback()
+        return _render_stale(patient_id, form)
+    except patient_services.PatientError as error:
+        db.session.rollback()
+        getattr(form, error.field or "mrn").errors.append(error.message)
+        return render_template("patients/edit.html", patient=patient, form=form), 422
+    db.session.commit()
+    flash("Patient details saved." if changed else "No changes to save.", "success")
+    return redirect(url_for("patients.detail", patient_id=patient_id))
+
+
+def _render_stale(patient_id: int, form: EditPatientForm) -> tuple[str, int]:
+    """Keep the user's input, show what the other person saved, and let them save over it
+    knowingly: the form now carries the version they have just been shown."""
+    patient = db.get_or_404(Patient, patient_id)
+    saved = patient_services.snapshot(patient)
+    typed = {name: getattr(form, name).data for name in saved}
+    typed["date_of_birth"] = form.date_of_birth.data.isoformat()
+    shown = {**saved, "sex": patient.sex.label, "indication": patient.indication.label}
+    differences = [
+        (getattr(form, name).label.text, shown[name])
+        for name in saved
+        if str(saved[name]).strip() != str(typed[name] or "").strip()
+    ]
+    form.set_version(patient.version)
+    page = render_template(
+        "patients/edit.html",
+        patient=patient,
+        form=form,
+        stale_message=patient_services.stale_edit_message(patient_id),
+        differences=differences,
+    )
+    return page, 409

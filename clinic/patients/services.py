@@ -1,0 +1,291 @@
+"""Patient registry rules: registration, versioned edits, search. Every change is audited;
+callers commit.
+
+Two people editing one patient never overwrite each other silently (DESIGN.md invariant 4): the
+edit form carries the version it was loaded at, and `update_patient` compares it with the row
+locked inside the write transaction. SQLAlchemy's version_id_col guards the UPDATE itself as well
+(`WHERE version = ...`), so even a writer that slipped past the comparison is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from clinic.audit.models import AuditEvent
+from clinic.audit.services import diff, record_audit_event
+from clinic.auth.models import User
+from clinic.clinic_time import format_local, local_now
+from clinic.extensions import db
+from clinic.patients.models import Indication, Patient, Sex
+from clinic.sessions.models import InfusionSession, Score
+
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+
+
+class PatientError(ValueError):
+    """A change refused for a reason the user can fix; `field` names the form field at fault."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class StalePatientError(PatientError):
+    """Someone else saved the patient after this form was loaded.
+
+    Raised before anything is written; the message is built by `stale_edit_message` once the
+    caller has rolled back, since after a StaleDataError the session cannot query.
+    """
+
+    def __init__(self, patient_id: int) -> None:
+        super().__init__("This record was changed by someone else while you were editing it.")
+        self.patient_id = patient_id
+
+
+@dataclass(frozen=True)
+class PatientData:
+    mrn: str
+    family_name: str
+    given_name: str
+    date_of_birth: date
+    sex: Sex
+    allergies: str
+    indication: Indication
+    emergency_contact_name: str = ""
+    emergency_contact_phone: str = ""
+
+    def cleaned(self) -> PatientData:
+        """Surrounding whitespace removed; the text itself (e.g. allergies) kept as typed."""
+        return PatientData(
+            **{k: v.strip() if isinstance(v, str) else v for k, v in asdict(self).items()}
+        )
+
+
+def date_of_birth_problem(value: date, today: date) -> str | None:
+    """Shared by the form and the service, so CLI and HTTP refuse the same dates."""
+    if value > today:
+        return "The date of birth cannot be in the future."
+    if value < EARLIEST_BIRTH_DATE:
+        return "The date of birth cannot be before 1900."
+    return None
+
+
+def _check(data: PatientData, patient_id: int | None = None) -> None:
+    for name, label in (
+        ("mrn", "MRN"),
+        ("family_name", "family name"),
+        ("given_name", "given name"),
+    ):
+        if not getattr(data, name):
+            raise PatientError(f"Enter the {label}.", field=name)
+    problem = date_of_birth_problem(data.date_of_birth, local_now().date())
+    if problem:
+        raise PatientError(problem, field="date_of_birth")
+    if mrn_taken(data.mrn, patient_id):
+        raise PatientError(MRN_TAKEN, field="mrn")
+
+
+MRN_TAKEN = "This MRN belongs to another patient. Search for them instead of registering again."
+
+
+def mrn_taken(mrn: str, except_patient_id: int | None = None) -> bool:
+    # Case-insensitive, so "ab123" and "AB123" cannot become two patients.
+    query = sa.select(Patient.id).where(sa.func.lower(Patient.mrn) == mrn.strip().lower())
+    if except_patient_id is not None:
+        query = query.where(Patient.id != except_patient_id)
+    return db.session.scalar(query.limit(1)) is not None
+
+
+def snapshot(patient: Patient) -> dict[str, Any]:
+    """The editable fields as plain values, for the audit diff."""
+    return {
+        "mrn": patient.mrn,
+        "family_name": patient.family_name,
+        "given_name": patient.given_name,
+        "date_of_birth": patient.date_of_birth.isoformat(),
+        "sex": patient.sex.value,
+        "allergies": patient.allergies,
+        "indication": patient.indication.value,
+        "emergency_contact_name": patient.emergency_contact_name,
+        "emergency_contact_phone": patient.emergency_contact_phone,
+    }
+
+
+def _apply(patient: Patient, data: PatientData) -> None:
+    for name, value in asdict(data).items():
+        setattr(patient, name, value)
+
+
+def _flush_unique_mrn(patient: Patient) -> None:
+    """Flush, turning a lost race on the MRN's unique constraint into a field message."""
+    try:
+        with db.session.begin_nested():
+            db.session.flush([patient])
+    except IntegrityError as error:
+        raise PatientError(MRN_TAKEN, field="mrn") from error
+
+
+def register_patient(actor: User, data: PatientData) -> Patient:
+    data = data.cleaned()
+    _check(data)
+    patient = Patient(created_by_id=actor.id)
+    _apply(patient, data)
+    db.session.add(patient)
+    _flush_unique_mrn(patient)
+    record_audit_event(
+        actor_id=actor.id,
+        action="patient_registered",
+        entity="patient",
+        entity_id=patient.id,
+        patient_id=patient.id,
+        changes=snapshot(patient),
+    )
+    return patient
+
+
+def _lock(patient: Patient) -> Patient:
+    # Re-read under a row lock (PostgreSQL; SQLite transactions are BEGIN IMMEDIATE) so the
+    # version compared below is the one our UPDATE will replace.
+    locked = db.session.scalar(
+        sa.select(Patient)
+        .where(Patient.id == patient.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if locked is None:
+        raise PatientError("This patient record no longer exists.")
+    return locked
+
+
+def update_patient(actor: User, patient: Patient, data: PatientData, expected_version: int) -> bool:
+    """Save an edit made on the form loaded at `expected_version`. True if anything changed."""
+    data = data.cleaned()
+    patient = _lock(patient)
+    if patient.version != expected_version:
+        raise StalePatientError(patient.id)
+    _check(data, patient_id=patient.id)
+    before = snapshot(patient)
+    _apply(patient, data)
+    changes = diff(before, snapshot(patient))
+    if not changes:
+        return False  # nothing to write: no new version, no audit noise
+    try:
+        _flush_unique_mrn(patient)
+    except StaleDataError as error:
+        raise StalePatientError(patient.id) from error
+    record_audit_event(
+        actor_id=actor.id,
+        action="patient_updated",
+        entity="patient",
+        entity_id=patient.id,
+        patient_id=patient.id,
+        changes=changes,
+    )
+    return True
+
+
+def record_patient_viewed(actor: User, patient: Patient) -> None:
+    """DESIGN.md invariant 6: every view of a patient's record is audited (ids only)."""
+    record_audit_event(
+        actor_id=actor.id,
+        action="patient_viewed",
+        entity="patient",
+        entity_id=patient.id,
+        patient_id=patient.id,
+    )
+
+
+def last_change(patient_id: int) -> AuditEvent | None:
+    return db.session.scalar(
+        sa.select(AuditEvent)
+        .where(
+            AuditEvent.entity == "patient",
+            AuditEvent.entity_id == str(patient_id),
+            AuditEvent.action.in_(("patient_updated", "patient_registered")),
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+
+
+def stale_edit_message(patient_id: int) -> str:
+    event = last_change(patient_id)
+    who = event.actor.display_name if event and event.actor else "Someone else"
+    when = _short_time(event.occurred_at) if event else "a moment ago"
+    return (
+        f"{who} changed this record at {when}, after you opened it. Nothing of yours was saved. "
+        "Review their changes below, adjust your entries if needed, and save again."
+    )
+
+
+def _short_time(moment: datetime) -> str:
+    same_day = format_local(moment, "%Y-%m-%d") == local_now().strftime("%Y-%m-%d")
+    return format_local(moment, "%H:%M" if same_day else "%Y-%m-%d %H:%M")
+
+
+def search_statement(text: str) -> sa.Select[tuple[Patient]]:
+    """Patients matching `text`, by name or MRN, case-insensitive and partial.
+
+    "Smith, Jo" searches family then given name; otherwise every word must match a name or the
+    MRN, so "jo smi" finds Jo Smith.
+    """
+    query = sa.select(Patient)
+    text = text.strip()
+    if "," in text:
+        family, given = (part.strip() for part in text.split(",", 1))
+        if family:
+            query = query.where(_contains(Patient.family_name, family))
+        if given:
+            query = query.where(_contains(Patient.given_name, given))
+    else:
+        for word in text.split():
+            query = query.where(
+                sa.or_(
+                    _contains(Patient.family_name, word),
+                    _contains(Patient.given_name, word),
+                    _contains(Patient.mrn, word),
+                )
+            )
+    return query.order_by(
+        sa.func.lower(Patient.family_name), sa.func.lower(Patient.given_name), Patient.id
+    )
+
+
+def _contains(column: Any, fragment: str) -> sa.ColumnElement[bool]:
+    # autoescape: a typed % or _ is matched literally, not as a wildcard.
+    return sa.func.lower(column).contains(fragment.lower(), autoescape=True)
+
+
+def sessions_statement(patient_id: int) -> sa.Select[tuple[InfusionSession]]:
+    return (
+        sa.select(InfusionSession)
+        .where(InfusionSession.patient_id == patient_id)
+        .order_by(InfusionSession.started_at.desc(), InfusionSession.id.desc())
+    )
+
+
+def latest_risk_score(patient_id: int) -> Score | None:
+    """The newest non-voided score with the PHQ-9 item-9 suicide-risk flag, if any."""
+    return db.session.scalar(
+        sa.select(Score)
+        .join(InfusionSession, Score.session_id == InfusionSession.id)
+        .where(
+            InfusionSession.patient_id == patient_id,
+            Score.risk_flag.is_(True),
+            Score.voided_at.is_(None),
+        )
+        .order_by(Score.occurred_at.desc(), Score.id.desc())
+        .limit(1)
+    )
+
+
+def age_on(date_of_birth: date, today: date) -> int:
+    had_birthday = (today.month, today.day) >= (date_of_birth.month, date_of_birth.day)
+    return today.year - date_of_birth.year - (0 if had_birthday else 1)
