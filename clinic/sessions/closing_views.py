@@ -1,10 +1,465 @@
-"""Scores, checklist, voiding, ending, sign-off and addenda of the chart."""
+"""Scores, checklist, cancelling, voiding, sign-off, addenda and the print page of the chart.
 
+Views are thin: validate the form, call one service in closing_services, commit once, redirect
+to the chart's section (Post/Redirect/Get). A refused form re-renders the whole chart through the
+chart module's renderer with the user's input kept and the message next to the field (422); a
+signed session refuses with 409 and a message, never a 500.
+
+The chart template includes templates/sessions/_closing.html and merges `closing_context()` into
+its context. A rejected form of this module reaches that context through `flask.g`, so the chart
+renderer needs no parameter for each of these forms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from clinic.sessions.models import InfusionSession
+import sqlalchemy as sa
+from flask import abort, flash, g, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy.orm import joinedload, selectinload
+from werkzeug.wrappers import Response
+
+from clinic.audit.services import record_audit_event
+from clinic.auth.access import roles_required
+from clinic.auth.models import Role
+from clinic.clinic_time import from_local
+from clinic.extensions import db
+from clinic.sessions import bp
+from clinic.sessions import closing_services as closing
+from clinic.sessions.closing_forms import (
+    AddendumForm,
+    CancelForm,
+    ChecklistForm,
+    PainForm,
+    Phq9Form,
+    SignForm,
+    VoidForm,
+)
+from clinic.sessions.guards import SessionLockedError, SessionNotFoundError
+from clinic.sessions.models import (
+    Addendum,
+    Administration,
+    ChecklistCompletion,
+    ChecklistItem,
+    InfusionSession,
+    Instrument,
+    MonitoringEntry,
+    Score,
+    ScoreTiming,
+    SessionStatus,
+    Signature,
+)
+from clinic.sessions.scoring import PHQ9_ANSWERS, PHQ9_ITEMS, PHQ9_STEM, phq9_band
+
+CHARTING_ROLES = (Role.NURSE, Role.CLINICIAN)
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    score: Score
+    band: str | None  # PHQ-9 only
+
+
+@dataclass
+class ClosingSection:
+    """Everything _closing.html shows; one name in the chart's context, so none collide."""
+
+    infusion_session: InfusionSession
+    editable: bool
+    can_sign: bool
+    scores: list[ScoreRow]
+    risk_flag: bool
+    checklist: list[closing.ChecklistRow]
+    sign_problems: list[str]
+    signature: Signature | None
+    signature_matches: bool | None
+    addenda: list[Addendum]
+    phq9_form: Phq9Form | None = None
+    pain_form: PainForm | None = None
+    checklist_forms: dict[int, ChecklistForm] = field(default_factory=dict)
+    cancel_form: CancelForm | None = None
+    sign_form: SignForm | None = None
+    addendum_form: AddendumForm | None = None
+    phq9_items: tuple[str, ...] = PHQ9_ITEMS
+    phq9_stem: str = PHQ9_STEM
+    phq9_answers: tuple[tuple[int, str], ...] = PHQ9_ANSWERS
+
+
+# --- what the chart and the print page read ---------------------------------------------------
+
+
+def _overrides() -> dict[str, Any]:
+    """Forms of this request that were refused: shown again with the user's input."""
+    return g.setdefault("closing_overrides", {})
+
+
+def _scores(session_id: int) -> list[ScoreRow]:
+    scores = db.session.scalars(
+        sa.select(Score).where(Score.session_id == session_id).order_by(Score.occurred_at, Score.id)
+    ).unique()
+    return [
+        ScoreRow(s, phq9_band(s.total) if s.instrument == Instrument.PHQ9 else None) for s in scores
+    ]
+
+
+def _addenda(session_id: int) -> list[Addendum]:
+    return list(
+        db.session.scalars(
+            sa.select(Addendum)
+            .where(Addendum.session_id == session_id)
+            .order_by(Addendum.created_at, Addendum.id)
+        ).unique()
+    )
+
+
+def _signature(infusion_session: InfusionSession) -> tuple[Signature | None, bool | None]:
+    signature = db.session.scalar(
+        sa.select(Signature).where(Signature.session_id == infusion_session.id)
+    )
+    return signature, (closing.signature_matches(signature) if signature else None)
 
 
 def closing_context(infusion_session: InfusionSession) -> dict[str, Any]:
     """What templates/sessions/_closing.html needs, merged into the chart page's context."""
-    return {}
+    overrides = _overrides()
+    scores = _scores(infusion_session.id)
+    signature, matches = _signature(infusion_session)
+    editable = infusion_session.status != SessionStatus.SIGNED
+    checklist = closing.checklist_rows(infusion_session.id)
+    section = ClosingSection(
+        infusion_session=infusion_session,
+        editable=editable,
+        can_sign=current_user.role == Role.CLINICIAN,
+        scores=scores,
+        risk_flag=any(row.score.risk_flag and not row.score.is_voided for row in scores),
+        checklist=checklist,
+        sign_problems=(
+            overrides.get("sign_problems") or closing.sign_off_problems(infusion_session)
+            if editable
+            else []
+        ),
+        signature=signature,
+        signature_matches=matches,
+        addenda=_addenda(infusion_session.id),
+    )
+    if editable:
+        section.phq9_form = overrides.get("phq9_form") or Phq9Form(formdata=None)
+        section.pain_form = overrides.get("pain_form") or PainForm(formdata=None)
+        refused = overrides.get("checklist_forms", {})
+        section.checklist_forms = {
+            row.item.id: refused.get(row.item.id) or ChecklistForm(formdata=None, item=row.item)
+            for row in checklist
+        }
+        section.cancel_form = overrides.get("cancel_form") or CancelForm(formdata=None)
+        section.sign_form = overrides.get("sign_form") or SignForm(formdata=None)
+    else:
+        section.addendum_form = overrides.get("addendum_form") or AddendumForm(formdata=None)
+    return {"closing": section}
+
+
+@bp.app_template_global("void_form_for")
+def void_form_for(kind: str, entry: Any) -> VoidForm:
+    """The void form of one entry: the refused one of this request if it was this entry's."""
+    refused = _overrides().get("void_form")
+    if refused is not None and refused[0] == kind and refused[1] == entry.id:
+        return refused[2]
+    return VoidForm(formdata=None)
+
+
+@bp.app_template_global("may_void")
+def may_void_entry(infusion_session: InfusionSession, entry: Any) -> bool:
+    return not infusion_session.is_signed and closing.may_void(current_user, entry)
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _chart_views() -> Any:
+    # Imported late: the chart module imports closing_context from this one.
+    from clinic.sessions import views as chart_views
+
+    return chart_views
+
+
+def _rerender(session_id: int, **overrides: Any) -> tuple[str, int]:
+    _overrides().update(overrides)
+    return _chart_views()._rerender(session_id)
+
+
+def _refused(session_id: int, message: str, **overrides: Any) -> tuple[str, int]:
+    _overrides().update(overrides)
+    return _chart_views()._refused(session_id, message)
+
+
+def _back_to(session_id: int, anchor: str) -> Response:
+    return redirect(url_for("sessions.chart", session_id=session_id, _anchor=anchor))
+
+
+def _load(session_id: int) -> InfusionSession:
+    infusion_session = db.session.get(InfusionSession, session_id)
+    if infusion_session is None:
+        abort(404)
+    return infusion_session
+
+
+def _write(
+    session_id: int,
+    form: FlaskForm,
+    override_name: str,
+    anchor: str,
+    write: Callable[[], str | None],
+    override: Any = None,
+) -> Response | tuple[str, int]:
+    """Validate, write through one service, commit, redirect; or show the chart again.
+
+    `write` returns the message to flash (None for a repeated post, which stored nothing new).
+    `override` is what the chart needs to show this form again (the form itself by default).
+    """
+    shown_again = {override_name: form if override is None else override}
+    if not form.validate_on_submit():
+        return _rerender(session_id, **shown_again)
+    try:
+        message = write()
+    except SessionLockedError:
+        return _refused(session_id, SessionLockedError.message, **shown_again)
+    except (SessionNotFoundError, closing.EntryNotFoundError):
+        db.session.rollback()
+        abort(404)
+    except (closing.VoidNotAllowedError, PermissionError):
+        db.session.rollback()
+        abort(403)
+    except closing.ClosingError as error:
+        target = getattr(form, error.field or "", None)
+        if target is not None and hasattr(target, "errors"):
+            target.errors.append(error.message)
+        else:
+            form.form_errors.append(error.message)
+        return _rerender(session_id, **shown_again)
+    db.session.commit()
+    if message:
+        flash(message, "success")
+    return _back_to(session_id, anchor)
+
+
+def _timing(form: Phq9Form | PainForm) -> ScoreTiming:
+    return ScoreTiming(form.timing.data)
+
+
+@bp.route("/<int:session_id>/scores/phq9", methods=["POST"])
+@roles_required(*CHARTING_ROLES)
+def add_phq9(session_id: int) -> Response | tuple[str, int]:
+    _load(session_id)
+    form = Phq9Form()
+
+    def write() -> str | None:
+        saved = closing.record_phq9(
+            current_user,
+            session_id,
+            timing=_timing(form),
+            occurred_at=from_local(form.occurred_at.data),
+            answers=form.answers,
+            submission_key=form.submission_key.data,
+        )
+        if not saved.created:
+            return None
+        score = saved.entry
+        message = f"PHQ-9 recorded: {score.total} ({phq9_band(score.total)})."
+        if score.risk_flag:
+            message += " Item 9 is above 0: suicide risk flagged; tell the clinician now."
+        return message
+
+    return _write(session_id, form, "phq9_form", "scores", write)
+
+
+@bp.route("/<int:session_id>/scores/pain", methods=["POST"])
+@roles_required(*CHARTING_ROLES)
+def add_pain(session_id: int) -> Response | tuple[str, int]:
+    _load(session_id)
+    form = PainForm()
+
+    def write() -> str | None:
+        saved = closing.record_pain(
+            current_user,
+            session_id,
+            timing=_timing(form),
+            occurred_at=from_local(form.occurred_at.data),
+            score=form.score.data,
+            submission_key=form.submission_key.data,
+        )
+        return f"Pain score recorded: {saved.entry.total}/10." if saved.created else None
+
+    return _write(session_id, form, "pain_form", "scores", write)
+
+
+@bp.route("/<int:session_id>/checklist/<int:item_id>", methods=["POST"])
+@roles_required(*CHARTING_ROLES)
+def record_checklist(session_id: int, item_id: int) -> Response | tuple[str, int]:
+    _load(session_id)
+    item = db.session.get(ChecklistItem, item_id)
+    if item is None or not item.active:
+        abort(404)
+    form = ChecklistForm(item=item)
+
+    def write() -> str | None:
+        saved = closing.record_checklist(
+            current_user,
+            session_id,
+            item_id,
+            done=form.done,
+            not_done_reason=form.not_done_reason.data,
+            detail=form.detail.data,
+            note=form.note.data or "",
+            submission_key=form.submission_key.data,
+        )
+        return f"Checklist: {item.label} recorded." if saved.created else None
+
+    return _write(
+        session_id,
+        form,
+        "checklist_forms",
+        f"checklist-item-{item_id}",
+        write,
+        override={item_id: form},
+    )
+
+
+@bp.route("/<int:session_id>/cancel", methods=["POST"])
+@roles_required(*CHARTING_ROLES)
+def cancel(session_id: int) -> Response | tuple[str, int]:
+    _load(session_id)
+    form = CancelForm()
+
+    def write() -> str:
+        closing.cancel_session(current_user, session_id, form.cancel_reason.data or "")
+        return "Session cancelled. It still needs a clinician's signature."
+
+    return _write(session_id, form, "cancel_form", "ending", write)
+
+
+@bp.route("/<int:session_id>/void/<kind>/<int:entry_id>", methods=["POST"])
+@roles_required(*CHARTING_ROLES)
+def void(session_id: int, kind: str, entry_id: int) -> Response | tuple[str, int]:
+    _load(session_id)
+    if kind not in closing.VOIDABLE:
+        abort(404)
+    form = VoidForm()
+
+    def write() -> str | None:
+        saved = closing.void_entry(current_user, session_id, kind, entry_id, form.reason.data or "")
+        return "Entry voided. It stays on the record, struck through." if saved.created else None
+
+    return _write(
+        session_id,
+        form,
+        "void_form",
+        f"{kind}-{entry_id}",
+        write,
+        override=(kind, entry_id, form),
+    )
+
+
+@bp.route("/<int:session_id>/sign", methods=["POST"])
+@roles_required(Role.CLINICIAN)
+def sign(session_id: int) -> Response | tuple[str, int]:
+    infusion_session = _load(session_id)
+    patient_id = infusion_session.patient_id
+    form = SignForm()
+    if not form.validate_on_submit():
+        return _rerender(session_id, sign_form=form)
+    try:
+        closing.sign_session(current_user, session_id, form.password.data or "")
+    except SessionLockedError:
+        return _refused(session_id, "This session is already signed.")
+    except closing.WrongPasswordError as error:
+        db.session.rollback()
+        # The failed attempt is kept, like a failed login, even though nothing else is.
+        closing.record_failed_signature(current_user, session_id, patient_id)
+        db.session.commit()
+        form.password.errors.append(error.message)
+        return _rerender(session_id, sign_form=form)
+    except closing.SignOffRefusedError as error:
+        return _rerender(session_id, sign_form=form, sign_problems=error.missing)
+    db.session.commit()
+    flash("Session signed and locked. Later corrections go in an addendum.", "success")
+    return _back_to(session_id, "sign-off")
+
+
+@bp.route("/<int:session_id>/addenda", methods=["POST"])
+@roles_required(*CHARTING_ROLES)
+def add_addendum(session_id: int) -> Response | tuple[str, int]:
+    _load(session_id)
+    form = AddendumForm()
+
+    def write() -> str | None:
+        saved = closing.add_addendum(
+            current_user,
+            session_id,
+            text=form.text.data or "",
+            reason=form.reason.data or "",
+            submission_key=form.submission_key.data,
+        )
+        return "Addendum added." if saved.created else None
+
+    return _write(session_id, form, "addendum_form", "addenda", write)
+
+
+# --- the printable record --------------------------------------------------------------------
+
+
+@bp.route("/<int:session_id>/print")
+@roles_required(*CHARTING_ROLES)
+def print_record(session_id: int) -> str:
+    infusion_session = _chart_views().get_session_or_404(session_id)
+    administrations = list(
+        db.session.scalars(
+            sa.select(Administration)
+            .where(Administration.session_id == session_id)
+            .options(
+                selectinload(Administration.events),
+                joinedload(Administration.ordering_clinician),
+            )
+            .order_by(Administration.started_at, Administration.id)
+        ).unique()
+    )
+    monitoring = list(
+        db.session.scalars(
+            sa.select(MonitoringEntry)
+            .where(MonitoringEntry.session_id == session_id)
+            .order_by(MonitoringEntry.occurred_at, MonitoringEntry.id)
+        ).unique()
+    )
+    # Every completion, of retired items too: the paper record leaves nothing out.
+    completions = list(
+        db.session.scalars(
+            sa.select(ChecklistCompletion)
+            .join(ChecklistItem)
+            .where(ChecklistCompletion.session_id == session_id)
+            .order_by(ChecklistItem.position, ChecklistCompletion.id)
+        ).unique()
+    )
+    signature, matches = _signature(infusion_session)
+    page = render_template(
+        "sessions/print.html",
+        infusion_session=infusion_session,
+        patient=infusion_session.patient,
+        administrations=administrations,
+        monitoring=monitoring,
+        scores=_scores(session_id),
+        completions=completions,
+        signature=signature,
+        signature_matches=matches,
+        addenda=_addenda(session_id),
+    )
+    record_audit_event(
+        actor_id=current_user.id,
+        action="session_printed",
+        entity="infusion_session",
+        entity_id=infusion_session.id,
+        patient_id=infusion_session.patient_id,
+    )
+    db.session.commit()
+    return page

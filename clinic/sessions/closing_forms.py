@@ -1,0 +1,207 @@
+"""Forms of the chart's closing part: scores, checklist, cancel, void, sign-off, addenda.
+
+Create forms carry a one-time `submission_key` (the same field name as the chart's other forms),
+so a double tap or a retry after a timeout stores one entry.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateTimeLocalField,
+    Field,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+
+from clinic.clinic_time import from_local, local_now
+from clinic.sessions.models import ChecklistItem, ScoreTiming
+from clinic.sessions.scoring import PAIN_MAX, PAIN_MIN, PHQ9_ANSWERS, PHQ9_ITEMS
+
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+# A tablet clock a few minutes fast is not an error; a score an hour ahead is.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+TIMING_CHOICES = [
+    (ScoreTiming.BEFORE.value, "Before the session"),
+    (ScoreTiming.AFTER.value, "After the session"),
+]
+PHQ9_CHOICES = [(value, f"{value} · {label}") for value, label in PHQ9_ANSWERS]
+DONE, NOT_DONE = "done", "not_done"
+REASON_MAX = 1000
+
+
+def _new_submission_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _local_now_minute() -> datetime:
+    return local_now().replace(tzinfo=None, second=0, microsecond=0)
+
+
+def _not_in_future(form: Any, field: Field) -> None:
+    limit = from_local(local_now().replace(tzinfo=None) + FUTURE_TOLERANCE)
+    if field.data is not None and from_local(field.data) > limit:
+        raise ValidationError("This time is in the future.")
+
+
+def _occurred_at(label: str = "Time") -> DateTimeLocalField:
+    return DateTimeLocalField(
+        label,
+        format=DATETIME_FORMAT,
+        default=_local_now_minute,
+        validators=[InputRequired(message="Enter the time."), _not_in_future],
+        description="Clinic time; correct it if this happened earlier.",
+    )
+
+
+def _required_text(label: str, message: str, max_length: int = REASON_MAX) -> TextAreaField:
+    return TextAreaField(
+        label,
+        validators=[DataRequired(message=message), Length(max=max_length)],
+        filters=[_strip],
+        render_kw={"rows": 2},
+    )
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class OneTimeForm(FlaskForm):
+    """A create form: a new key at each render, remembered when the post is stored."""
+
+    submission_key = HiddenField(default=_new_submission_key, validators=[Length(max=64)])
+
+
+def _timing_field() -> RadioField:
+    return RadioField(
+        "When",
+        choices=TIMING_CHOICES,
+        validators=[InputRequired(message="Choose before or after the session.")],
+    )
+
+
+class Phq9Form(OneTimeForm):
+    timing = _timing_field()
+    occurred_at = _occurred_at()
+
+    @property
+    def item_fields(self) -> list[Field]:
+        return [getattr(self, f"item{number}") for number in range(1, len(PHQ9_ITEMS) + 1)]
+
+    @property
+    def answers(self) -> list[int]:
+        return [int(field.data) for field in self.item_fields]
+
+
+# The nine items as RadioFields item1..item9, labelled with their published texts.
+for _number, _text in enumerate(PHQ9_ITEMS, start=1):
+    setattr(
+        Phq9Form,
+        f"item{_number}",
+        RadioField(
+            f"{_number}. {_text}",
+            choices=PHQ9_CHOICES,
+            coerce=int,
+            validators=[InputRequired(message="Answer this item (0 to 3).")],
+        ),
+    )
+
+
+class PainForm(OneTimeForm):
+    timing = _timing_field()
+    occurred_at = _occurred_at()
+    score = IntegerField(
+        "Pain (0 no pain to 10 worst imaginable)",
+        validators=[
+            InputRequired(message="Enter the pain score, 0 to 10."),
+            NumberRange(
+                min=PAIN_MIN,
+                max=PAIN_MAX,
+                message="Pain is scored 0 (no pain) to 10 (worst imaginable).",
+            ),
+        ],
+        render_kw={"inputmode": "numeric", "min": PAIN_MIN, "max": PAIN_MAX, "autocomplete": "off"},
+    )
+
+
+class ChecklistForm(OneTimeForm):
+    """One item's completion. Pass `item=` so the driver's-name rule knows its label."""
+
+    status = RadioField(
+        "Status",
+        choices=[(DONE, "Done"), (NOT_DONE, "Not done")],
+        validators=[InputRequired(message="Choose done or not done.")],
+    )
+    detail = StringField("Detail", validators=[Optional(), Length(max=200)], filters=[_strip])
+    not_done_reason = TextAreaField(
+        "Reason if not done",
+        validators=[Length(max=REASON_MAX)],
+        filters=[_strip],
+        render_kw={"rows": 2},
+    )
+    note = StringField("Note", validators=[Length(max=500)], filters=[_strip])
+
+    def __init__(self, *args: Any, item: ChecklistItem, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", f"checklist-{item.id}")
+        super().__init__(*args, **kwargs)
+        self.item = item
+        if item.detail_label:
+            self.detail.label.text = item.detail_label
+
+    @property
+    def done(self) -> bool:
+        return self.status.data == DONE
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.status.data == NOT_DONE and not self.not_done_reason.data:
+            self.not_done_reason.errors.append("Give the reason it was not done.")
+            valid = False
+        if self.status.data == DONE and self.item.detail_label and not self.detail.data:
+            self.detail.errors.append(f"Enter the {self.item.detail_label.lower()}.")
+            valid = False
+        return valid
+
+
+class CancelForm(FlaskForm):
+    cancel_reason = _required_text("Reason for cancelling", "Give the reason for cancelling.")
+
+
+class VoidForm(FlaskForm):
+    reason = TextAreaField(
+        "Reason for voiding",
+        validators=[DataRequired(message="Give the reason for voiding."), Length(max=REASON_MAX)],
+        filters=[_strip],
+        render_kw={"rows": 2},
+    )
+
+
+class SignForm(FlaskForm):
+    password = PasswordField(
+        "Your password",
+        validators=[InputRequired(message="Re-enter your password to sign."), Length(max=128)],
+        description="Signing locks the record; later corrections go in an addendum.",
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class AddendumForm(OneTimeForm):
+    text = _required_text("Addendum", "Write the addendum.", max_length=5000)
+    reason = _required_text("Reason", "Give the reason for the addendum.")

@@ -1,0 +1,498 @@
+"""Scores, checklist, cancelling, voiding, sign-off and addenda: the rules and their audit events.
+
+Every function takes plain values and the acting user, never `request`; callers commit once.
+Every write but an addendum goes through `lock_session_for_change` inside the write transaction,
+so a signature that lands between loading a form and submitting it is seen and the write refused
+(SessionLockedError). Create functions check the form's one-time key after taking the lock: a
+double tap waits for the first post and then finds its key instead of adding a second entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+
+from clinic.audit.services import record_audit_event
+from clinic.auth.models import Role, User
+from clinic.auth.passwords import verify_password
+from clinic.database import utcnow
+from clinic.extensions import db
+from clinic.sessions.digest import content_digest
+from clinic.sessions.guards import (
+    earlier_submission,
+    lock_session,
+    lock_session_for_change,
+    remember_submission,
+)
+from clinic.sessions.models import (
+    Addendum,
+    Administration,
+    ChecklistCompletion,
+    ChecklistItem,
+    InfusionEvent,
+    InfusionSession,
+    Instrument,
+    MonitoringEntry,
+    Score,
+    ScoreTiming,
+    SessionStatus,
+    Signature,
+)
+from clinic.sessions.scoring import check_pain_score, phq9_band, phq9_risk_flag, phq9_total
+
+SIGNATURE_MEANING = "Reviewed and signed"
+
+# What can be voided, by the name used in URLs and the void macro.
+VOIDABLE: dict[str, type[Any]] = {
+    "administration": Administration,
+    "infusion_event": InfusionEvent,
+    "monitoring": MonitoringEntry,
+    "score": Score,
+    "checklist": ChecklistCompletion,
+}
+
+T = TypeVar("T")
+
+
+class ClosingError(ValueError):
+    """A refusal the user can act on; `field` names the form field it belongs next to."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class WrongPasswordError(ClosingError):
+    def __init__(self) -> None:
+        super().__init__("The password is not correct; the session was not signed.", "password")
+
+
+class SignOffRefusedError(ClosingError):
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__("The session cannot be signed yet: " + "; ".join(missing) + ".")
+        self.missing = missing
+
+
+class VoidNotAllowedError(PermissionError):
+    """Nurses void only what they recorded; admins nothing."""
+
+
+class EntryNotFoundError(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Saved(Generic[T]):
+    """What a create call stored, or found stored by an earlier post of the same form."""
+
+    entry: T
+    created: bool = True
+
+
+@dataclass(frozen=True)
+class ChecklistRow:
+    item: ChecklistItem
+    current: ChecklistCompletion | None
+    history: list[ChecklistCompletion] = field(default_factory=list)
+
+
+# --- scores ---------------------------------------------------------------------------------
+
+
+def _duplicate(model: type[T], key: str | None) -> Saved[T] | None:
+    earlier = earlier_submission(key)
+    if earlier is None or earlier.entity_id is None:
+        return None
+    entry = db.session.get(model, earlier.entity_id)
+    return Saved(entry, created=False) if entry is not None else None
+
+
+def _add_score(
+    actor: User,
+    infusion_session: InfusionSession,
+    instrument: Instrument,
+    timing: ScoreTiming,
+    occurred_at: datetime,
+    answers: list[int],
+    total: int,
+    risk_flag: bool,
+    submission_key: str | None,
+) -> Score:
+    score = Score(
+        session_id=infusion_session.id,
+        instrument=instrument,
+        timing=timing,
+        occurred_at=occurred_at,
+        answers=answers,
+        total=total,
+        risk_flag=risk_flag,
+        recorded_by_id=actor.id,
+    )
+    db.session.add(score)
+    db.session.flush()
+    changes: dict[str, Any] = {
+        "instrument": instrument.value,
+        "timing": timing.value,
+        "occurred_at": occurred_at.isoformat(),
+        "total": total,
+    }
+    if instrument == Instrument.PHQ9:
+        changes.update(answers=answers, band=phq9_band(total), risk_flag=risk_flag)
+    record_audit_event(
+        actor_id=actor.id,
+        action="score_recorded",
+        entity="score",
+        entity_id=score.id,
+        patient_id=infusion_session.patient_id,
+        changes=changes,
+    )
+    remember_submission(submission_key, actor.id, "score", score.id)
+    return score
+
+
+def record_phq9(
+    actor: User,
+    session_id: int,
+    *,
+    timing: ScoreTiming,
+    occurred_at: datetime,
+    answers: Sequence[int],
+    submission_key: str | None = None,
+) -> Saved[Score]:
+    infusion_session = lock_session_for_change(session_id)
+    duplicate = _duplicate(Score, submission_key)
+    if duplicate:
+        return duplicate
+    answers = list(answers)
+    total = phq9_total(answers)  # ValueError on a malformed list: the form already refused it
+    return Saved(
+        _add_score(
+            actor,
+            infusion_session,
+            Instrument.PHQ9,
+            timing,
+            occurred_at,
+            answers,
+            total,
+            phq9_risk_flag(answers),
+            submission_key,
+        )
+    )
+
+
+def record_pain(
+    actor: User,
+    session_id: int,
+    *,
+    timing: ScoreTiming,
+    occurred_at: datetime,
+    score: int,
+    submission_key: str | None = None,
+) -> Saved[Score]:
+    infusion_session = lock_session_for_change(session_id)
+    duplicate = _duplicate(Score, submission_key)
+    if duplicate:
+        return duplicate
+    try:
+        check_pain_score(score)
+    except ValueError as error:
+        raise ClosingError(str(error), "score") from error
+    return Saved(
+        _add_score(
+            actor,
+            infusion_session,
+            Instrument.PAIN_NRS,
+            timing,
+            occurred_at,
+            [score],
+            score,
+            False,
+            submission_key,
+        )
+    )
+
+
+# --- checklist ------------------------------------------------------------------------------
+
+
+def active_checklist_items() -> list[ChecklistItem]:
+    return list(
+        db.session.scalars(
+            sa.select(ChecklistItem)
+            .where(ChecklistItem.active.is_(True))
+            .order_by(ChecklistItem.position, ChecklistItem.id)
+        )
+    )
+
+
+def checklist_rows(session_id: int) -> list[ChecklistRow]:
+    """Each active item with its current state: the latest completion not voided."""
+    completions = db.session.scalars(
+        sa.select(ChecklistCompletion)
+        .where(ChecklistCompletion.session_id == session_id)
+        .order_by(ChecklistCompletion.id)
+    ).all()
+    rows = []
+    for item in active_checklist_items():
+        history = [c for c in completions if c.item_id == item.id]
+        current = next((c for c in reversed(history) if not c.is_voided), None)
+        rows.append(ChecklistRow(item, current, history))
+    return rows
+
+
+def record_checklist(
+    actor: User,
+    session_id: int,
+    item_id: int,
+    *,
+    done: bool,
+    not_done_reason: str | None = None,
+    detail: str | None = None,
+    note: str = "",
+    submission_key: str | None = None,
+) -> Saved[ChecklistCompletion]:
+    infusion_session = lock_session_for_change(session_id)
+    duplicate = _duplicate(ChecklistCompletion, submission_key)
+    if duplicate:
+        return duplicate
+    item = db.session.get(ChecklistItem, item_id)
+    if item is None or not item.active:
+        raise EntryNotFoundError(item_id)
+    reason = (not_done_reason or "").strip() or None
+    detail = (detail or "").strip() or None
+    if not done and reason is None:
+        raise ClosingError("Give the reason it was not done.", "not_done_reason")
+    if done and item.detail_label and detail is None:
+        raise ClosingError(f"Enter the {item.detail_label.lower()}.", "detail")
+    completion = ChecklistCompletion(
+        session_id=infusion_session.id,
+        item_id=item.id,
+        done=done,
+        # A reason belongs to "not done" only; a stale one typed before ticking done is dropped.
+        not_done_reason=None if done else reason,
+        detail=detail,
+        note=(note or "").strip(),
+        recorded_by_id=actor.id,
+    )
+    db.session.add(completion)
+    db.session.flush()
+    record_audit_event(
+        actor_id=actor.id,
+        action="checklist_recorded",
+        entity="checklist_completion",
+        entity_id=completion.id,
+        patient_id=infusion_session.patient_id,
+        changes={
+            "item": item.code,
+            "done": done,
+            "not_done_reason": completion.not_done_reason,
+            "detail": detail,
+            "note": completion.note,
+        },
+    )
+    remember_submission(submission_key, actor.id, "checklist_completion", completion.id)
+    return Saved(completion)
+
+
+# --- cancelling -----------------------------------------------------------------------------
+
+
+def cancel_session(actor: User, session_id: int, reason: str) -> InfusionSession:
+    infusion_session = lock_session_for_change(session_id)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ClosingError("Give the reason for cancelling.", "cancel_reason")
+    if infusion_session.status == SessionStatus.CANCELLED:
+        raise ClosingError("This session is already cancelled.", "cancel_reason")
+    previous = infusion_session.status
+    infusion_session.status = SessionStatus.CANCELLED
+    infusion_session.cancelled_at = utcnow()
+    infusion_session.cancel_reason = reason
+    record_audit_event(
+        actor_id=actor.id,
+        action="session_cancelled",
+        entity="infusion_session",
+        entity_id=infusion_session.id,
+        patient_id=infusion_session.patient_id,
+        changes={
+            "status": [previous.value, SessionStatus.CANCELLED.value],
+            "cancelled_at": infusion_session.cancelled_at.isoformat(),
+            "cancel_reason": reason,
+        },
+    )
+    return infusion_session
+
+
+# --- voiding --------------------------------------------------------------------------------
+
+
+def may_void(user: Any, entry: Any) -> bool:
+    """Clinicians void any entry; nurses only what they recorded; admins nothing."""
+    role = getattr(user, "role", None)
+    if role == Role.CLINICIAN:
+        return True
+    return role == Role.NURSE and entry.recorded_by_id == user.id
+
+
+def void_entry(actor: User, session_id: int, kind: str, entry_id: int, reason: str) -> Saved[Any]:
+    """Mark an entry voided. It stays on the chart; `created` is False if it already was."""
+    model = VOIDABLE.get(kind)
+    if model is None:
+        raise EntryNotFoundError(kind)
+    infusion_session = lock_session_for_change(session_id)
+    entry = db.session.get(model, entry_id, populate_existing=True)
+    if entry is None or entry.session_id != infusion_session.id:
+        raise EntryNotFoundError(entry_id)
+    if not may_void(actor, entry):
+        raise VoidNotAllowedError(kind)
+    if entry.is_voided:  # a double tap: the first post did it
+        return Saved(entry, created=False)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ClosingError("Give the reason for voiding.", "reason")
+    entry.voided_at = utcnow()
+    entry.voided_by_id = actor.id
+    entry.void_reason = reason
+    record_audit_event(
+        actor_id=actor.id,
+        action="entry_voided",
+        entity=model.__tablename__,
+        entity_id=entry.id,
+        patient_id=infusion_session.patient_id,
+        changes={"kind": kind, "reason": reason, "voided_at": entry.voided_at.isoformat()},
+    )
+    return Saved(entry)
+
+
+# --- sign-off -------------------------------------------------------------------------------
+
+
+def sign_off_problems(infusion_session: InfusionSession) -> list[str]:
+    """What stands between this session and a signature, in words for the clinician."""
+    missing = [
+        f"checklist: {row.item.label}"
+        for row in checklist_rows(infusion_session.id)
+        if row.item.required and row.current is None
+    ]
+    cancelled = infusion_session.status == SessionStatus.CANCELLED and bool(
+        (infusion_session.cancel_reason or "").strip()
+    )
+    if not cancelled:
+        administrations = db.session.scalar(
+            sa.select(sa.func.count(Administration.id)).where(
+                Administration.session_id == infusion_session.id,
+                Administration.voided_at.is_(None),
+            )
+        )
+        if not administrations:
+            missing.append("at least one administration (or cancel the session with a reason)")
+    return missing
+
+
+def sign_session(actor: User, session_id: int, password: str) -> Signature:
+    """Sign and lock the session; the digest seals its content as the clinician saw it."""
+    if actor.role != Role.CLINICIAN:
+        raise PermissionError("Only clinicians sign sessions.")
+    # Checked before taking the lock: scrypt is slow and the chair should not wait on it.
+    if not verify_password(actor.password_hash, password):
+        raise WrongPasswordError
+    infusion_session = lock_session_for_change(session_id)
+    missing = sign_off_problems(infusion_session)
+    if missing:
+        raise SignOffRefusedError(missing)
+    db.session.flush()
+    signature = Signature(
+        session_id=infusion_session.id,
+        signer_id=actor.id,
+        signer_name=actor.full_name,
+        signer_credentials=actor.credentials or "",
+        signed_at=utcnow(),
+        meaning=SIGNATURE_MEANING,
+        content_digest=content_digest(infusion_session.id),
+    )
+    previous = infusion_session.status
+    infusion_session.status = SessionStatus.SIGNED
+    db.session.add(signature)
+    db.session.flush()
+    record_audit_event(
+        actor_id=actor.id,
+        action="session_signed",
+        entity="infusion_session",
+        entity_id=infusion_session.id,
+        patient_id=infusion_session.patient_id,
+        changes={
+            "status": [previous.value, SessionStatus.SIGNED.value],
+            "signature_id": signature.id,
+            "meaning": signature.meaning,
+            "content_digest": signature.content_digest,
+        },
+    )
+    return signature
+
+
+def record_failed_signature(actor: User, session_id: int, patient_id: int | None) -> None:
+    """A wrong password at signing is a security event, kept like a failed login."""
+    record_audit_event(
+        actor_id=actor.id,
+        action="signature_failed",
+        entity="infusion_session",
+        entity_id=session_id,
+        patient_id=patient_id,
+        changes={"reason": "bad password"},
+    )
+
+
+def signature_matches(signature: Signature) -> bool:
+    return content_digest(signature.session_id) == signature.content_digest
+
+
+# --- addenda --------------------------------------------------------------------------------
+
+
+def add_addendum(
+    actor: User,
+    session_id: int,
+    *,
+    text: str,
+    reason: str,
+    submission_key: str | None = None,
+) -> Saved[Addendum]:
+    # lock_session, not lock_session_for_change: an addendum is the one change a signed
+    # session takes. The lock still orders it after a signature being written.
+    infusion_session = lock_session(session_id)
+    duplicate = _duplicate(Addendum, submission_key)
+    if duplicate:
+        return duplicate
+    if infusion_session.status != SessionStatus.SIGNED:
+        raise ClosingError(
+            "Addenda are added to signed sessions; until then, chart or void entries.", "text"
+        )
+    text, reason = (text or "").strip(), (reason or "").strip()
+    if not text:
+        raise ClosingError("Write the addendum.", "text")
+    if not reason:
+        raise ClosingError("Give the reason for the addendum.", "reason")
+    addendum = Addendum(
+        session_id=infusion_session.id,
+        text=text,
+        reason=reason,
+        author_id=actor.id,
+        created_at=utcnow(),
+    )
+    db.session.add(addendum)
+    db.session.flush()
+    record_audit_event(
+        actor_id=actor.id,
+        action="addendum_added",
+        entity="addendum",
+        entity_id=addendum.id,
+        patient_id=infusion_session.patient_id,
+        changes={"text": text, "reason": reason},
+    )
+    remember_submission(submission_key, actor.id, "addendum", addendum.id)
+    return Saved(addendum)
