@@ -65,6 +65,19 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         "SESSION_COOKIE_NAME": "clinic_session",
         "WTF_CSRF_TIME_LIMIT": None,  # the login session bounds the token's life
         "AUDIT_PAGE_SIZE": 50,
+        # Abnormal-value flags on the flowsheet (REFERENCE.md "Vital signs"): they flag, never
+        # block. Strings so no threshold ever passes through a float.
+        "VITALS_FLAGS": {
+            "systolic_bp": {"below": "90", "at_or_above": "160"},
+            "diastolic_bp": {"below": "50", "at_or_above": "100"},
+            "heart_rate": {"below": "50", "above": "110"},
+            "spo2": {"below": "94"},
+            "respiratory_rate": {"below": "10", "above": "24"},
+            "temperature_c": {"below": "35.5", "at_or_above": "38.0"},
+            "sedation_moaas": {"at_or_below": "2"},  # MOAA/S 2 or below is an adverse finding
+        },
+        # When the next vitals are due: a baseline before dosing, then every interval.
+        "VITALS_SCHEDULE": {"baseline_before_dosing": True, "interval_minutes": 15},
     }
     config.update(overrides)
 

@@ -1,4 +1,439 @@
-from clinic.sessions import (
-    bp,  # noqa: F401
-    models,  # noqa: F401
+"""The chart: open a session, view it, and chart administrations, infusion events, monitoring.
+
+Views are thin: parse the form, call one service, commit once, redirect (Post/Redirect/Get). A
+refused form re-renders the whole chart with the user's input and status 422; a signed session
+refuses with 409 and a message, never a 500.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import joinedload, selectinload
+from werkzeug.wrappers import Response
+
+from clinic.audit.services import record_audit_event
+from clinic.auth.access import roles_required
+from clinic.auth.models import Role
+from clinic.clinic_time import from_local
+from clinic.database import utcnow
+from clinic.extensions import db
+from clinic.patients.models import Indication, Patient
+from clinic.sessions import bp
+from clinic.sessions import services as chart_services
+from clinic.sessions.closing_views import closing_context
+from clinic.sessions.forms import (
+    AdministrationForm,
+    EndSessionForm,
+    InfusionEventForm,
+    MonitoringForm,
+    OpenSessionForm,
 )
+from clinic.sessions.guards import SessionLockedError
+from clinic.sessions.models import (
+    Administration,
+    Dissociation,
+    InfusionEvent,
+    InfusionEventKind,
+    InfusionSession,
+    Method,
+    MonitoringEntry,
+    Nausea,
+    Phase,
+    Route,
+)
+from clinic.sessions.vitals import abnormal_flags, first_dosing_time, minutes_since, next_vitals_due
+
+CHARTING_ROLES = (Role.NURSE, Role.CLINICIAN)
+
+
+@bp.app_template_filter("clinical_decimal")
+def clinical_decimal(value: Decimal | None) -> str:
+    """A dose as written safely (ISMP): no trailing zero ("5", not "5.0"), always a leading zero.
+
+    A trailing zero misread ("5.0" read as 50) and a naked decimal (".5" read as 5) are classic
+    tenfold errors, so the stored 0.5000 is shown as 0.5.
+    """
+    if value is None:
+        return ""
+    text = format(value.normalize(), "f")
+    return "0" + text if text.startswith(".") else text
+
+
+def get_session_or_404(session_id: int) -> InfusionSession:
+    """The one way a view loads a session, with what its header needs."""
+    infusion_session = db.session.scalar(
+        sa.select(InfusionSession)
+        .where(InfusionSession.id == session_id)
+        .options(
+            joinedload(InfusionSession.patient),
+            joinedload(InfusionSession.attending_clinician),
+            joinedload(InfusionSession.nurse),
+            joinedload(InfusionSession.signature),
+        )
+    )
+    if infusion_session is None:
+        abort(404)
+    return infusion_session
+
+
+def _staff_choices(role: Role, blank: str | None = None) -> list[tuple[Any, str]]:
+    choices: list[tuple[Any, str]] = [("", blank)] if blank is not None else []
+    return choices + [(user.id, user.display_name) for user in chart_services.active_staff(role)]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else from_local(value)
+
+
+# --- opening a session ---------------------------------------------------------------------
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(*CHARTING_ROLES)
+def new() -> Response | str | tuple[str, int]:
+    patient_id = request.args.get("patient", type=int)
+    patient = db.get_or_404(Patient, patient_id) if patient_id else abort(404)
+    form = OpenSessionForm()
+    form.attending_clinician_id.choices = _staff_choices(Role.CLINICIAN, "Choose…")
+    form.nurse_id.choices = _staff_choices(Role.NURSE, "Choose…")
+    if request.method == "GET":
+        form.indication.data = patient.indication.value
+        if current_user.role == Role.NURSE:
+            form.nurse_id.data = current_user.id
+        elif current_user.role == Role.CLINICIAN:
+            form.attending_clinician_id.data = current_user.id
+    if form.validate_on_submit():
+        details = chart_services.SessionDetails(
+            indication=Indication(form.indication.data),
+            route=Route(form.route.data),
+            attending_clinician_id=form.attending_clinician_id.data,
+            nurse_id=form.nurse_id.data,
+            started_at=from_local(form.started_at.data),
+            consent_on_file=bool(form.consent_on_file.data),
+            fasting_confirmed=bool(form.fasting_confirmed.data),
+            weight_kg=form.weight_kg.data,
+        )
+        try:
+            written = chart_services.open_session(
+                current_user, patient.id, details, form.submission_key.data
+            )
+        except chart_services.ChartError as error:
+            db.session.rollback()
+            getattr(form, error.field or "route").errors.append(error.message)
+        else:
+            db.session.commit()
+            if not written.duplicate:
+                flash("Session opened.", "success")
+            return redirect(url_for("sessions.chart", session_id=written.entity_id))
+    page = render_template("sessions/new.html", form=form, patient=patient)
+    return (page, 422) if form.errors else page
+
+
+# --- the chart -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One line of the flowsheet: a monitoring entry or an infusion event, by when it happened."""
+
+    kind: str  # "monitoring" | "infusion_event"
+    occurred_at: datetime
+    entry: MonitoringEntry | InfusionEvent
+    minutes: int | None
+    flags: dict[str, str]
+
+
+def _chart_page(
+    infusion_session: InfusionSession,
+    *,
+    monitoring_form: MonitoringForm | None = None,
+    administration_form: AdministrationForm | None = None,
+    event_forms: dict[int, InfusionEventForm] | None = None,
+    end_form: EndSessionForm | None = None,
+    focus: str = "monitoring",
+) -> str:
+    """Render the chart; forms passed in are the user's rejected input, the rest are fresh."""
+    administrations = list(
+        db.session.scalars(
+            sa.select(Administration)
+            .where(Administration.session_id == infusion_session.id)
+            .options(
+                selectinload(Administration.events),
+                joinedload(Administration.ordering_clinician),
+            )
+            .order_by(Administration.started_at, Administration.id)
+        ).unique()
+    )
+    entries = list(
+        db.session.scalars(
+            sa.select(MonitoringEntry)
+            .where(MonitoringEntry.session_id == infusion_session.id)
+            .order_by(MonitoringEntry.occurred_at, MonitoringEntry.id)
+        ).unique()
+    )
+    t_zero = first_dosing_time(administrations)
+    thresholds = current_app.config["VITALS_FLAGS"]
+    rows = [
+        TimelineRow(
+            "monitoring",
+            e.occurred_at,
+            e,
+            minutes_since(t_zero, e.occurred_at),
+            abnormal_flags(e, thresholds),
+        )
+        for e in entries
+    ] + [
+        TimelineRow("infusion_event", ev.occurred_at, ev, minutes_since(t_zero, ev.occurred_at), {})
+        for a in administrations
+        for ev in a.events
+    ]
+    # Sorted by when it happened, not when it was typed; ties keep vitals before the event.
+    rows.sort(key=lambda r: (r.occurred_at, r.kind != "monitoring", r.entry.id))
+
+    editable = not infusion_session.is_signed
+    if editable:
+        monitoring_form = monitoring_form or _fresh_monitoring_form(administrations)
+        administration_form = administration_form or _fresh_administration_form(infusion_session)
+        event_forms = event_forms or {}
+        for administration in administrations:
+            if _takes_events(administration) and administration.id not in event_forms:
+                event_forms[administration.id] = InfusionEventForm(
+                    formdata=None, prefix=f"event-{administration.id}"
+                )
+        end_form = end_form or EndSessionForm(formdata=None)
+        if infusion_session.discharged_at and not end_form.errors:
+            # Ending is recorded once and may be corrected: show what is on the record.
+            end_form.discharged_with.data = infusion_session.discharged_with
+    context: dict[str, Any] = {
+        "infusion_session": infusion_session,
+        "patient": infusion_session.patient,
+        "administrations": administrations,
+        "timeline": rows,
+        "t_zero": t_zero,
+        "vitals_due": next_vitals_due(
+            infusion_session,
+            entries,
+            administrations,
+            current_app.config["VITALS_SCHEDULE"],
+            utcnow(),
+        ),
+        "editable": editable,
+        "monitoring_form": monitoring_form,
+        "administration_form": administration_form,
+        "event_forms": event_forms or {},
+        "end_form": end_form,
+        "focus": focus,
+        "InfusionEventKind": InfusionEventKind,
+        "Method": Method,
+    }
+    context.update(closing_context(infusion_session))
+    return render_template("sessions/chart_services.html", **context)
+
+
+def _takes_events(administration: Administration) -> bool:
+    if administration.method != Method.INFUSION or administration.is_voided:
+        return False
+    return not any(
+        e.kind == InfusionEventKind.STOPPED and not e.is_voided for e in administration.events
+    )
+
+
+def _fresh_monitoring_form(administrations: list[Administration]) -> MonitoringForm:
+    form = MonitoringForm(formdata=None)
+    # The phase is a convenience default; nothing about a dose is read or derived from it.
+    dosing_started = any(not a.is_voided for a in administrations)
+    form.phase.data = (Phase.DURING if dosing_started else Phase.BASELINE).value
+    return form
+
+
+def _fresh_administration_form(infusion_session: InfusionSession) -> AdministrationForm:
+    form = AdministrationForm(formdata=None)
+    form.route.data = infusion_session.route.value
+    form.ordering_clinician_id.choices = _staff_choices(Role.CLINICIAN, "—")
+    return form
+
+
+@bp.route("/<int:session_id>")
+@roles_required(*CHARTING_ROLES)
+def chart(session_id: int) -> str:
+    infusion_session = get_session_or_404(session_id)
+    page = _chart_page(infusion_session)
+    record_audit_event(
+        actor_id=current_user.id,
+        action="session_viewed",
+        entity="infusion_session",
+        entity_id=infusion_session.id,
+        patient_id=infusion_session.patient_id,
+    )
+    db.session.commit()
+    return page
+
+
+def _refused(session_id: int, message: str) -> tuple[str, int]:
+    """The post conflicts with the record (signed, infusion stopped): nothing stored, say why.
+
+    The chart is shown again, as it now stands, rather than a redirect: a 409 is not followed
+    by browsers, and the nurse must see the message and the current record.
+    """
+    db.session.rollback()
+    flash(message, "danger")
+    return _chart_page(get_session_or_404(session_id)), 409
+
+
+def _rerender(infusion_session_id: int, **forms: Any) -> tuple[str, int]:
+    db.session.rollback()
+    return _chart_page(get_session_or_404(infusion_session_id), **forms), 422
+
+
+def _back_to(session_id: int, anchor: str) -> Response:
+    return redirect(url_for("sessions.chart", session_id=session_id, _anchor=anchor))
+
+
+# --- administrations -------------------------------------------------------------------------
+
+
+@bp.route("/<int:session_id>/administrations", methods=["POST"])
+@roles_required(*CHARTING_ROLES)
+def add_administration(session_id: int) -> Response | tuple[Any, int]:
+    infusion_session = get_session_or_404(session_id)
+    form = AdministrationForm()
+    form.ordering_clinician_id.choices = _staff_choices(Role.CLINICIAN, "—")
+    if not form.validate_on_submit():
+        return _rerender(infusion_session.id, administration_form=form, focus="administrations")
+    details = chart_services.AdministrationDetails(
+        drug=(form.drug.data or "").strip(),
+        route=Route(form.route.data),
+        method=Method(form.method.data),
+        dose_amount=form.dose_amount.data,
+        dose_unit=form.dose_unit.data,
+        rate_amount=form.rate_amount.data,
+        rate_unit=form.rate_unit.data or None,
+        started_at=from_local(form.started_at.data),
+        ended_at=_utc(form.ended_at.data),
+        site=(form.site.data or "").strip(),
+        lot_number=(form.lot_number.data or "").strip(),
+        ordering_clinician_id=form.ordering_clinician_id.data,
+        note=(form.note.data or "").strip(),
+    )
+    try:
+        written = chart_services.record_administration(
+            current_user, session_id, details, form.submission_key.data
+        )
+    except SessionLockedError as error:
+        return _refused(session_id, error.message)
+    except chart_services.ChartError as error:
+        getattr(form, error.field or "drug").errors.append(error.message)
+        return _rerender(session_id, administration_form=form, focus="administrations")
+    db.session.commit()
+    if not written.duplicate:
+        flash("Administration recorded.", "success")
+    return _back_to(session_id, "administrations")
+
+
+@bp.route("/<int:session_id>/administrations/<int:administration_id>/events", methods=["POST"])
+@roles_required(*CHARTING_ROLES)
+def add_infusion_event(session_id: int, administration_id: int) -> Response | tuple[Any, int]:
+    infusion_session = get_session_or_404(session_id)
+    form = InfusionEventForm(prefix=f"event-{administration_id}")
+    if not form.validate_on_submit():
+        return _rerender(
+            infusion_session.id, event_forms={administration_id: form}, focus="administrations"
+        )
+    details = chart_services.InfusionEventDetails(
+        kind=InfusionEventKind(form.kind.data),
+        occurred_at=from_local(form.occurred_at.data),
+        rate_amount=form.rate_amount.data,
+        rate_unit=form.rate_unit.data or None,
+        bolus_amount=form.bolus_amount.data,
+        bolus_unit=form.bolus_unit.data or None,
+        note=(form.note.data or "").strip(),
+    )
+    try:
+        written = chart_services.record_infusion_event(
+            current_user, session_id, administration_id, details, form.submission_key.data
+        )
+    except SessionLockedError as error:
+        return _refused(session_id, error.message)
+    except chart_services.ChartError as error:
+        return _refused(session_id, error.message)
+    db.session.commit()
+    if not written.duplicate:
+        flash(f"{details.kind.label} recorded.", "success")
+    return _back_to(session_id, f"administration-{administration_id}")
+
+
+# --- monitoring ----------------------------------------------------------------------------
+
+
+def _optional_int(value: str | None) -> int | None:
+    return None if value in (None, "") else int(value)
+
+
+@bp.route("/<int:session_id>/monitoring", methods=["POST"])
+@roles_required(*CHARTING_ROLES)
+def add_monitoring(session_id: int) -> Response | tuple[Any, int]:
+    infusion_session = get_session_or_404(session_id)
+    form = MonitoringForm()
+    if not form.validate_on_submit():
+        return _rerender(infusion_session.id, monitoring_form=form)
+    details = chart_services.MonitoringDetails(
+        phase=Phase(form.phase.data),
+        occurred_at=from_local(form.occurred_at.data),
+        systolic_bp=form.systolic_bp.data,
+        diastolic_bp=form.diastolic_bp.data,
+        heart_rate=form.heart_rate.data,
+        spo2=form.spo2.data,
+        respiratory_rate=form.respiratory_rate.data,
+        temperature_c=form.temperature_c.data,
+        sedation_moaas=_optional_int(form.sedation_moaas.data),
+        dissociation=Dissociation(form.dissociation.data) if form.dissociation.data else None,
+        nausea=Nausea(form.nausea.data) if form.nausea.data else None,
+        pain_nrs=_optional_int(form.pain_nrs.data),
+        note=(form.note.data or "").strip(),
+    )
+    try:
+        chart_services.record_monitoring(
+            current_user, session_id, details, form.submission_key.data
+        )
+    except SessionLockedError as error:
+        return _refused(session_id, error.message)
+    except chart_services.ChartError as error:
+        form.form_errors.append(error.message)
+        return _rerender(session_id, monitoring_form=form)
+    db.session.commit()
+    # Straight back to an empty form with the cursor in its first field: the next set of vitals.
+    return _back_to(session_id, "monitoring")
+
+
+# --- ending --------------------------------------------------------------------------------
+
+
+@bp.route("/<int:session_id>/end", methods=["POST"])
+@roles_required(*CHARTING_ROLES)
+def end(session_id: int) -> Response | tuple[Any, int]:
+    infusion_session = get_session_or_404(session_id)
+    form = EndSessionForm()
+    if not form.validate_on_submit():
+        return _rerender(infusion_session.id, end_form=form, focus="ending")
+    try:
+        chart_services.end_session(
+            current_user,
+            session_id,
+            from_local(form.discharged_at.data),
+            form.discharged_with.data or "",
+        )
+    except SessionLockedError as error:
+        return _refused(session_id, error.message)
+    except chart_services.ChartError as error:
+        getattr(form, error.field or "discharged_with").errors.append(error.message)
+        return _rerender(session_id, end_form=form, focus="ending")
+    db.session.commit()
+    flash("Discharge recorded.", "success")
+    return _back_to(session_id, "ending")
