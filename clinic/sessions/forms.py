@@ -195,9 +195,13 @@ class OpenSessionForm(OneTimeForm):
         validators=[DataRequired(message="Choose the route.")],
     )
     attending_clinician_id = SelectField(
-        "Attending clinician", coerce=int, validators=[DataRequired()]
+        "Attending clinician",
+        coerce=optional_int,
+        validators=[DataRequired(message="Choose the attending clinician.")],
     )
-    nurse_id = SelectField("Nurse", coerce=int, validators=[DataRequired()])
+    nurse_id = SelectField(
+        "Nurse", coerce=optional_int, validators=[DataRequired(message="Choose the nurse.")]
+    )
     started_at = occurred_at_field("Start time")
     consent_on_file = BooleanField("Consent on file")
     fasting_confirmed = BooleanField("Fasting (NPO) confirmed")

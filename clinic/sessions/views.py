@@ -234,7 +234,7 @@ def _chart_page(
         "Method": Method,
     }
     context.update(closing_context(infusion_session))
-    return render_template("sessions/chart_services.html", **context)
+    return render_template("sessions/chart.html", **context)
 
 
 def _takes_events(administration: Administration) -> bool:
