@@ -26,7 +26,8 @@ from werkzeug.wrappers import Response
 from clinic.audit.services import record_audit_event
 from clinic.auth.access import roles_required
 from clinic.auth.models import Role
-from clinic.clinic_time import from_local
+from clinic.clinic_time import format_local, from_local
+from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.sessions import bp
 from clinic.sessions import closing_services as closing
@@ -453,6 +454,7 @@ def print_record(session_id: int) -> str:
         signature=signature,
         signature_matches=matches,
         addenda=_addenda(session_id),
+        now_text=format_local(utcnow()),
     )
     record_audit_event(
         actor_id=current_user.id,

@@ -1,0 +1,198 @@
+"""Outcome scores: PHQ-9 totals, bands and the item-9 risk flag; pain NRS 0-10."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from clinic.audit.models import AuditEvent
+from clinic.auth.models import Role
+from clinic.clinic_time import local_now
+from clinic.database import utcnow
+from clinic.patients.models import Indication, Patient, Sex
+from clinic.sessions.models import InfusionSession, Instrument, Route, Score, SessionStatus
+from clinic.sessions.scoring import (
+    check_pain_score,
+    phq9_band,
+    phq9_risk_flag,
+    phq9_total,
+)
+
+
+def open_session(db, user) -> int:
+    patient = Patient(
+        mrn=f"MRN-{uuid.uuid4().hex[:8]}",
+        family_name="Doe",
+        given_name="Jane",
+        date_of_birth=date(1980, 1, 1),
+        sex=Sex.FEMALE,
+        indication=Indication.DEPRESSION,
+        created_by_id=user.id,
+    )
+    db.session.add(patient)
+    db.session.flush()
+    infusion_session = InfusionSession(
+        patient_id=patient.id,
+        indication=Indication.DEPRESSION,
+        route=Route.IV,
+        attending_clinician_id=user.id,
+        nurse_id=user.id,
+        started_at=utcnow() - timedelta(hours=1),
+        created_by_id=user.id,
+    )
+    db.session.add(infusion_session)
+    db.session.commit()
+    return infusion_session.id
+
+
+def local_minutes_ago(minutes: int = 5) -> str:
+    return (local_now() - timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M")
+
+
+def phq9_data(answers: list[int], timing: str = "before", key: str | None = None) -> dict:
+    data = {f"item{n}": str(a) for n, a in enumerate(answers, start=1)}
+    data.update(timing=timing, occurred_at=local_minutes_ago())
+    if key:
+        data["submission_key"] = key
+    return data
+
+
+def scores(db, session_id: int) -> list[Score]:
+    return list(db.session.scalars(sa.select(Score).where(Score.session_id == session_id)))
+
+
+@pytest.mark.parametrize(
+    ("total", "band"),
+    [
+        (0, "minimal"),
+        (4, "minimal"),
+        (5, "mild"),
+        (9, "mild"),
+        (10, "moderate"),
+        (14, "moderate"),
+        (15, "moderately severe"),
+        (19, "moderately severe"),
+        (20, "severe"),
+        (27, "severe"),
+    ],
+)
+def test_phq9_band_boundaries(total, band):
+    assert phq9_band(total) == band
+
+
+def test_phq9_total_and_item9_flag():
+    assert phq9_total([3] * 9) == 27
+    assert phq9_total([1, 2, 0, 0, 0, 0, 0, 0, 0]) == 3
+    assert phq9_risk_flag([0] * 8 + [1]) is True
+    assert phq9_risk_flag([3] * 8 + [0]) is False
+
+
+@pytest.mark.parametrize("answers", [[0] * 8, [0] * 10, [0] * 8 + [4], [0] * 8 + [-1]])
+def test_phq9_refuses_malformed_answers(answers):
+    with pytest.raises(ValueError):
+        phq9_total(answers)
+
+
+def test_pain_range():
+    assert check_pain_score(0) == 0
+    assert check_pain_score(10) == 10
+    for bad in (-1, 11):
+        with pytest.raises(ValueError):
+            check_pain_score(bad)
+    with pytest.raises(ValueError):
+        phq9_band(28)
+
+
+def test_phq9_post_stores_total_and_flags_item9_on_chart(client, db, login_as):
+    nurse = login_as(Role.NURSE)
+    session_id = open_session(db, nurse)
+    response = client.post(
+        f"/sessions/{session_id}/scores/phq9", data=phq9_data([2, 2, 1, 1, 1, 1, 1, 1, 1])
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/sessions/{session_id}#scores")
+    (score,) = scores(db, session_id)
+    assert score.instrument == Instrument.PHQ9
+    assert (score.total, score.risk_flag) == (11, True)
+    assert score.answers == [2, 2, 1, 1, 1, 1, 1, 1, 1]
+    assert score.recorded_by_id == nurse.id
+    page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
+    assert 'data-testid="risk-flag"' in page
+    assert "moderate" in page
+    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "score_recorded"))
+    assert event.patient_id is not None and event.entity_id == str(score.id)
+
+
+def test_phq9_without_item9_raises_no_flag(client, db, login_as):
+    nurse = login_as(Role.NURSE)
+    session_id = open_session(db, nurse)
+    client.post(f"/sessions/{session_id}/scores/phq9", data=phq9_data([3] * 8 + [0], "after"))
+    (score,) = scores(db, session_id)
+    assert (score.total, score.risk_flag, score.timing.value) == (24, False, "after")
+    assert 'data-testid="risk-flag"' not in client.get(f"/sessions/{session_id}").get_data(
+        as_text=True
+    )
+
+
+def test_phq9_missing_item_is_refused_with_input_kept(client, db, login_as):
+    nurse = login_as(Role.NURSE)
+    session_id = open_session(db, nurse)
+    data = phq9_data([1] * 9)
+    del data["item5"]
+    response = client.post(f"/sessions/{session_id}/scores/phq9", data=data)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "Answer this item (0 to 3)." in page
+    assert re.search(r'<input checked[^>]*id="item1-1"', page)  # the answers given are kept
+    assert scores(db, session_id) == []
+
+
+def test_pain_score_out_of_range_is_refused_with_input_kept(client, db, login_as):
+    nurse = login_as(Role.NURSE)
+    session_id = open_session(db, nurse)
+    data = {"score": "11", "timing": "after", "occurred_at": local_minutes_ago()}
+    response = client.post(f"/sessions/{session_id}/scores/pain", data=data)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "Pain is scored 0 (no pain) to 10 (worst imaginable)." in page
+    assert 'value="11"' in page
+    assert scores(db, session_id) == []
+    data["score"] = "7"
+    assert client.post(f"/sessions/{session_id}/scores/pain", data=data).status_code == 302
+    (score,) = scores(db, session_id)
+    assert (score.instrument, score.total, score.answers) == (Instrument.PAIN_NRS, 7, [7])
+
+
+def test_score_time_in_the_future_is_refused(client, db, login_as):
+    nurse = login_as(Role.NURSE)
+    session_id = open_session(db, nurse)
+    later = (local_now() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    data = {"score": "3", "timing": "before", "occurred_at": later}
+    response = client.post(f"/sessions/{session_id}/scores/pain", data=data)
+    assert response.status_code == 422
+    assert "This time is in the future." in response.get_data(as_text=True)
+
+
+def test_double_submitted_score_creates_one_entry(client, db, login_as):
+    nurse = login_as(Role.NURSE)
+    session_id = open_session(db, nurse)
+    data = phq9_data([0] * 9, key="one-time-key-phq9")
+    for _ in range(2):
+        assert client.post(f"/sessions/{session_id}/scores/phq9", data=data).status_code == 302
+    assert len(scores(db, session_id)) == 1
+
+
+def test_signed_session_refuses_new_score(client, db, login_as):
+    nurse = login_as(Role.NURSE)
+    session_id = open_session(db, nurse)
+    db.session.get(InfusionSession, session_id).status = SessionStatus.SIGNED
+    db.session.commit()
+    data = {"score": "3", "timing": "after", "occurred_at": local_minutes_ago()}
+    response = client.post(f"/sessions/{session_id}/scores/pain", data=data)
+    assert response.status_code == 409
+    assert "signed and locked" in response.get_data(as_text=True)
+    assert scores(db, session_id) == []
