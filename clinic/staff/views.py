@@ -30,7 +30,7 @@ def index() -> str:
 
 @bp.route("/new", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
-def new() -> Response | str:
+def new() -> Response | tuple[str, int] | str:
     form = NewStaffForm()
     if form.validate_on_submit():
         try:
@@ -43,7 +43,8 @@ def new() -> Response | str:
             db.session.commit()
             flash(f"Account {user.username} created.", "success")
             return redirect(url_for("staff.detail", user_id=user.id))
-    return render_template("staff/new.html", form=form)
+    page = render_template("staff/new.html", form=form)
+    return (page, 422) if form.errors else page
 
 
 @bp.route("/<int:user_id>", methods=["GET", "POST"])
