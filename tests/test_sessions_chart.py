@@ -234,7 +234,9 @@ def test_open_session_form_defaults_to_patient_indication_current_nurse_and_now(
     nurse = login_as(Role.NURSE)
     patient = make_patient(Indication.FIBROMYALGIA)
     html = client.get(f"/sessions/new?patient={patient.id}").get_data(as_text=True)
-    assert re.search(r'<option selected value="fibromyalgia">|<option value="fibromyalgia" selected', html)
+    assert re.search(
+        r'<option selected value="fibromyalgia">|<option value="fibromyalgia" selected', html
+    )
     assert re.search(rf'<option selected value="{nurse.id}">', html)
     started = input_value(html, "started_at")
     assert started and started[:10] == to_local(utcnow()).strftime("%Y-%m-%d")
@@ -414,9 +416,9 @@ def test_signed_session_chart_shows_no_entry_forms(
     for path in ("monitoring", "administrations", "end"):
         assert f'action="/sessions/{infusion_session.id}/{path}' not in html
     assert "/events" not in html
-    assert 'name="submission_key"' not in html.split('id="administrations"')[1].split(
-        'id="ending"'
-    )[0]
+    assert (
+        'name="submission_key"' not in html.split('id="administrations"')[1].split('id="ending"')[0]
+    )
 
 
 # --- ending ------------------------------------------------------------------------------------
@@ -484,6 +486,8 @@ def test_times_are_shown_in_the_clinic_zone(
 ) -> None:
     nurse = login_as(Role.NURSE)
     started = datetime(2026, 1, 15, 15, 0, tzinfo=UTC)  # 10:00 in New York (EST)
-    infusion_session = open_session_for(make_patient(), nurse, team["clinician"], started_at=started)
+    infusion_session = open_session_for(
+        make_patient(), nurse, team["clinician"], started_at=started
+    )
     html = client.get(f"/sessions/{infusion_session.id}").get_data(as_text=True)
     assert "2026-01-15 10:00" in html

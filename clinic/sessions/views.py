@@ -157,7 +157,7 @@ def _chart_page(
     administration_form: AdministrationForm | None = None,
     event_forms: dict[int, InfusionEventForm] | None = None,
     end_form: EndSessionForm | None = None,
-    focus: str = "monitoring",
+    focus: str = "",
 ) -> str:
     """Render the chart; forms passed in are the user's rejected input, the rest are fresh."""
     administrations = list(
@@ -214,6 +214,7 @@ def _chart_page(
     context: dict[str, Any] = {
         "infusion_session": infusion_session,
         "patient": infusion_session.patient,
+        "risk": _latest_risk_score(infusion_session.patient_id),
         "administrations": administrations,
         "timeline": rows,
         "t_zero": t_zero,
@@ -235,6 +236,13 @@ def _chart_page(
     }
     context.update(closing_context(infusion_session))
     return render_template("sessions/chart.html", **context)
+
+
+def _latest_risk_score(patient_id: int) -> Any:
+    # Imported late: clinic.patients.services imports the session models, hence this package.
+    from clinic.patients.services import latest_risk_score
+
+    return latest_risk_score(patient_id)
 
 
 def _takes_events(administration: Administration) -> bool:
@@ -264,7 +272,8 @@ def _fresh_administration_form(infusion_session: InfusionSession) -> Administrat
 @roles_required(*CHARTING_ROLES)
 def chart(session_id: int) -> str:
     infusion_session = get_session_or_404(session_id)
-    page = _chart_page(infusion_session)
+    # The cursor waits in the first vitals field: after each saved entry this page comes back.
+    page = _chart_page(infusion_session, focus="monitoring")
     record_audit_event(
         actor_id=current_user.id,
         action="session_viewed",
@@ -382,7 +391,7 @@ def add_monitoring(session_id: int) -> Response | tuple[Any, int]:
     infusion_session = get_session_or_404(session_id)
     form = MonitoringForm()
     if not form.validate_on_submit():
-        return _rerender(infusion_session.id, monitoring_form=form)
+        return _rerender(infusion_session.id, monitoring_form=form, focus="monitoring")
     details = chart_services.MonitoringDetails(
         phase=Phase(form.phase.data),
         occurred_at=from_local(form.occurred_at.data),
@@ -406,7 +415,7 @@ def add_monitoring(session_id: int) -> Response | tuple[Any, int]:
         return _refused(session_id, error.message)
     except chart_services.ChartError as error:
         form.form_errors.append(error.message)
-        return _rerender(session_id, monitoring_form=form)
+        return _rerender(session_id, monitoring_form=form, focus="monitoring")
     db.session.commit()
     # Straight back to an empty form with the cursor in its first field: the next set of vitals.
     return _back_to(session_id, "monitoring")
