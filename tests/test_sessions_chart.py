@@ -1,4 +1,4 @@
-"""Opening a session and the chart page: roles, defaults, audit, loading, signed sessions, discharge.
+"""Opening a session and the chart: roles, defaults, audit, loading, signed chart, discharge.
 
 The helpers at the top are shared by tests/test_administrations.py and tests/test_monitoring.py.
 """
@@ -347,7 +347,7 @@ def test_chart_shows_header_and_writes_session_viewed_audit(
     assert "Dr Attending" in html
     assert html.index('id="administrations"') < html.index('id="monitoring"')
     # The quick-entry form sits above the flowsheet.
-    assert 'action="/sessions/{}/monitoring'.format(infusion_session.id) in html
+    assert f'action="/sessions/{infusion_session.id}/monitoring' in html
     [event] = audit_actions("session_viewed")
     assert event.patient_id == patient.id
     assert event.entity_id == str(infusion_session.id)
