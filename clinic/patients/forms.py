@@ -83,8 +83,8 @@ class PatientForm(FlaskForm):
     )
     emergency_contact_phone = TelField(
         "Emergency contact phone",
+        # No Optional() here: it would stop the chain before the name-needs-a-number check.
         validators=[
-            Optional(),
             Length(max=40),
             Regexp(PHONE_PATTERN, message="Use digits, spaces and + ( ) - . only."),
         ],

@@ -9,7 +9,7 @@ locked inside the write transaction. SQLAlchemy's version_id_col guards the UPDA
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -26,6 +26,14 @@ from clinic.patients.models import Indication, Patient, Sex
 from clinic.sessions.models import InfusionSession, Score
 
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+TEXT_FIELDS = (
+    "mrn",
+    "family_name",
+    "given_name",
+    "allergies",
+    "emergency_contact_name",
+    "emergency_contact_phone",
+)
 
 
 class PatientError(ValueError):
@@ -63,9 +71,7 @@ class PatientData:
 
     def cleaned(self) -> PatientData:
         """Surrounding whitespace removed; the text itself (e.g. allergies) kept as typed."""
-        return PatientData(
-            **{k: v.strip() if isinstance(v, str) else v for k, v in asdict(self).items()}
-        )
+        return replace(self, **{name: getattr(self, name).strip() for name in TEXT_FIELDS})
 
 
 def date_of_birth_problem(value: date, today: date) -> str | None:
