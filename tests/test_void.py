@@ -1,0 +1,202 @@
+"""Voiding: nurses their own entries, clinicians any, admins none; voided entries stay listed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from clinic.audit.models import AuditEvent
+from clinic.auth.models import Role
+from clinic.database import utcnow
+from clinic.sessions.models import (
+    Administration,
+    InfusionEvent,
+    InfusionEventKind,
+    InfusionSession,
+    Instrument,
+    Method,
+    MonitoringEntry,
+    Phase,
+    Route,
+    Score,
+    ScoreTiming,
+    SessionStatus,
+)
+from tests.conftest import login
+from tests.test_scores import open_session
+
+
+def add_score(db, session_id: int, user_id: int, total: int = 4) -> Score:
+    score = Score(
+        session_id=session_id,
+        instrument=Instrument.PAIN_NRS,
+        timing=ScoreTiming.BEFORE,
+        occurred_at=utcnow() - timedelta(minutes=30),
+        answers=[total],
+        total=total,
+        recorded_by_id=user_id,
+    )
+    db.session.add(score)
+    db.session.commit()
+    return score
+
+
+def add_administration(db, session_id: int, user_id: int) -> Administration:
+    administration = Administration(
+        session_id=session_id,
+        drug="Ketamine hydrochloride",
+        route=Route.IV,
+        method=Method.INFUSION,
+        dose_amount=Decimal("35"),
+        dose_unit="mg",
+        started_at=utcnow() - timedelta(minutes=40),
+        recorded_by_id=user_id,
+    )
+    db.session.add(administration)
+    db.session.commit()
+    return administration
+
+
+def add_monitoring(db, session_id: int, user_id: int) -> MonitoringEntry:
+    entry = MonitoringEntry(
+        session_id=session_id,
+        phase=Phase.DURING,
+        occurred_at=utcnow() - timedelta(minutes=20),
+        systolic_bp=128,
+        diastolic_bp=80,
+        heart_rate=72,
+        recorded_by_id=user_id,
+    )
+    db.session.add(entry)
+    db.session.commit()
+    return entry
+
+
+def add_event(db, administration: Administration, user_id: int) -> InfusionEvent:
+    event = InfusionEvent(
+        session_id=administration.session_id,
+        administration_id=administration.id,
+        kind=InfusionEventKind.PAUSED,
+        occurred_at=utcnow() - timedelta(minutes=10),
+        recorded_by_id=user_id,
+    )
+    db.session.add(event)
+    db.session.commit()
+    return event
+
+
+def void(client, session_id: int, kind: str, entry_id: int, reason: str = "entered in error"):
+    return client.post(f"/sessions/{session_id}/void/{kind}/{entry_id}", data={"reason": reason})
+
+
+def refreshed(db, entry):
+    db.session.expire_all()
+    return db.session.get(type(entry), entry.id)
+
+
+def test_nurse_voids_own_entry_and_it_stays_listed_struck_through(client, db, login_as):
+    nurse = login_as(Role.NURSE, full_name="Nina Nurse")
+    session_id = open_session(db, nurse)
+    score = add_score(db, session_id, nurse.id)
+    response = void(client, session_id, "score", score.id, "wrong patient's chart")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"#score-{score.id}")
+    score = refreshed(db, score)
+    assert score.voided_by_id == nurse.id and score.void_reason == "wrong patient's chart"
+    page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
+    assert f'id="score-{score.id}" class="voided"' in page
+    assert f'data-testid="void-mark-score-{score.id}"' in page
+    assert "wrong patient&#39;s chart" in page and "Nina Nurse" in page
+    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "entry_voided"))
+    assert event.entity == "score" and event.entity_id == str(score.id)
+    assert "wrong patient's chart" in event.changes
+    assert event.patient_id == db.session.get(InfusionSession, session_id).patient_id
+
+
+def test_nurse_cannot_void_another_persons_entry(client, db, login_as, make_user):
+    other = make_user(Role.NURSE)
+    nurse = login_as(Role.NURSE)
+    session_id = open_session(db, nurse)
+    score = add_score(db, session_id, other.id)
+    assert void(client, session_id, "score", score.id).status_code == 403
+    assert refreshed(db, score).voided_at is None
+    page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
+    assert f"/void/score/{score.id}" not in page  # no void button offered either
+    own = add_score(db, session_id, nurse.id)
+    page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
+    assert f"/void/score/{own.id}" in page
+
+
+@pytest.mark.parametrize("kind", ["administration", "infusion_event", "monitoring", "score"])
+def test_clinician_voids_any_kind_of_entry(client, db, login_as, make_user, kind):
+    nurse = make_user(Role.NURSE)
+    login_as(Role.CLINICIAN)
+    session_id = open_session(db, nurse)
+    administration = add_administration(db, session_id, nurse.id)
+    entry = {
+        "administration": lambda: administration,
+        "infusion_event": lambda: add_event(db, administration, nurse.id),
+        "monitoring": lambda: add_monitoring(db, session_id, nurse.id),
+        "score": lambda: add_score(db, session_id, nurse.id),
+    }[kind]()
+    assert void(client, session_id, kind, entry.id).status_code == 302
+    assert refreshed(db, entry).void_reason == "entered in error"
+
+
+def test_admin_cannot_void(client, db, make_user):
+    nurse = make_user(Role.NURSE)
+    admin = make_user(Role.ADMIN)
+    session_id = open_session(db, nurse)
+    score = add_score(db, session_id, nurse.id)
+    login(client, admin.username)
+    assert void(client, session_id, "score", score.id).status_code == 403
+    assert refreshed(db, score).voided_at is None
+
+
+def test_void_needs_a_reason(client, db, login_as):
+    nurse = login_as(Role.NURSE)
+    session_id = open_session(db, nurse)
+    score = add_score(db, session_id, nurse.id)
+    response = void(client, session_id, "score", score.id, reason="  ")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "Give the reason for voiding." in page
+    assert f'id="void-score-{score.id}-reason"' in page
+    assert refreshed(db, score).voided_at is None
+
+
+def test_void_of_unknown_kind_or_other_sessions_entry_is_404(client, db, login_as):
+    clinician = login_as(Role.CLINICIAN)
+    session_id = open_session(db, clinician)
+    other_session_id = open_session(db, clinician)
+    score = add_score(db, other_session_id, clinician.id)
+    assert void(client, session_id, "score", score.id).status_code == 404
+    assert void(client, session_id, "patient", score.id).status_code == 404
+    assert void(client, session_id, "score", 9999).status_code == 404
+
+
+def test_voiding_twice_keeps_the_first_void(client, db, login_as):
+    nurse = login_as(Role.NURSE)
+    session_id = open_session(db, nurse)
+    score = add_score(db, session_id, nurse.id)
+    void(client, session_id, "score", score.id, "first")
+    assert void(client, session_id, "score", score.id, "second").status_code == 302
+    assert refreshed(db, score).void_reason == "first"
+    actions = db.session.scalars(
+        sa.select(AuditEvent.action).where(AuditEvent.action == "entry_voided")
+    ).all()
+    assert len(actions) == 1
+
+
+def test_signed_session_refuses_void(client, db, login_as):
+    clinician = login_as(Role.CLINICIAN)
+    session_id = open_session(db, clinician)
+    score = add_score(db, session_id, clinician.id)
+    db.session.get(InfusionSession, session_id).status = SessionStatus.SIGNED
+    db.session.commit()
+    response = void(client, session_id, "score", score.id)
+    assert response.status_code == 409
+    assert refreshed(db, score).voided_at is None
