@@ -233,9 +233,8 @@ class AdministrationForm(OneTimeForm):
         validators=[DataRequired(message="Choose the unit.")],
     )
     rate_amount = ClinicalDecimalField("Rate (optional)", validators=[Optional()])
-    rate_unit = SelectField(
-        "Rate unit", choices=[("", "—"), *((u, u) for u in RATE_UNITS)], validators=[Optional()]
-    )
+    # No Optional() here: it would stop the chain before validate_rate_unit pairs it with a rate.
+    rate_unit = SelectField("Rate unit", choices=[("", "—"), *((u, u) for u in RATE_UNITS)])
     started_at = occurred_at_field("Start")
     ended_at = DateTimeLocalField(
         "End (optional)", format=DATETIME_FORMAT, validators=[Optional(), not_in_future]
