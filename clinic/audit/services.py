@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request
+from sqlalchemy.orm import lazyload
 
 from clinic.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from clinic.database import utcnow
@@ -132,6 +133,11 @@ class VerifyResult:
 
 
 def _events_in_order(batch: int = 1000) -> Iterator[AuditEvent]:
+    """Every event as stored, in batches that leave the session as they found it.
+
+    Only the events read here are expunged after use, and their actor is not loaded: expunging
+    everything (or refreshing users) would detach or overwrite the caller's own objects.
+    """
     last_id = 0
     while True:
         rows = db.session.scalars(
@@ -139,13 +145,15 @@ def _events_in_order(batch: int = 1000) -> Iterator[AuditEvent]:
             .where(AuditEvent.id > last_id)
             .order_by(AuditEvent.id)
             .limit(batch)
+            .options(lazyload(AuditEvent.actor))
             .execution_options(populate_existing=True)
         ).all()
         if not rows:
             return
-        yield from rows
+        for row in rows:
+            yield row
+            db.session.expunge(row)
         last_id = rows[-1].id
-        db.session.expunge_all()
 
 
 def verify_chain() -> VerifyResult:
@@ -159,7 +167,7 @@ def verify_chain() -> VerifyResult:
         if not hmac.compare_digest(event.hash, event_hash(event)):
             return VerifyResult(False, checked, event.id, "content does not match its hash")
         expected_prev, expected_id, checked = event.hash, event.id + 1, checked + 1
-    head = db.session.get(AuditChainHead, HEAD_ID)
+    head = db.session.get(AuditChainHead, HEAD_ID, populate_existing=True)
     last_id = expected_id - 1
     if (
         head is None
