@@ -1,0 +1,127 @@
+"""Command line: create-admin, bootstrap-admin; the configuration refuses unsafe production."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from clinic.auth.models import Role, User
+from clinic.config import ConfigError, build_config
+from tests.conftest import login
+
+ADMIN_PASSWORD = "scripted-admin-password-1"
+
+
+def users(db) -> list[User]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(User).order_by(User.id)))
+
+
+def test_create_admin_creates_an_active_admin_without_forced_change(runner, db, client):
+    result = runner.invoke(args=["create-admin", "boss", "--password", ADMIN_PASSWORD])
+    assert result.exit_code == 0, result.output
+    [user] = users(db)
+    assert (user.username, user.role, user.active) == ("boss", Role.ADMIN, True)
+    assert not user.must_change_password
+    assert login(client, "boss", ADMIN_PASSWORD).location == "/"
+
+
+def test_create_admin_refuses_a_weak_password(runner, db):
+    result = runner.invoke(args=["create-admin", "boss", "--password", "short"])
+    assert result.exit_code != 0
+    assert "at least 12 characters" in result.output
+    assert users(db) == []
+
+
+def test_create_admin_refuses_a_taken_username(runner, db, make_user):
+    make_user(Role.NURSE, username="boss")
+    result = runner.invoke(args=["create-admin", "BOSS", "--password", ADMIN_PASSWORD])
+    assert result.exit_code != 0
+    assert "taken" in result.output
+    assert len(users(db)) == 1
+
+
+def test_bootstrap_admin_on_empty_database_prints_a_one_time_password(runner, db, client):
+    result = runner.invoke(args=["bootstrap-admin"])
+    assert result.exit_code == 0, result.output
+    match = re.search(r"password: (\S+)", result.output)
+    assert match
+    password = match.group(1)
+    [user] = users(db)
+    assert (user.username, user.role) == ("admin", Role.ADMIN)
+    assert user.must_change_password
+    assert login(client, "admin", password).location == "/password"
+
+
+def test_bootstrap_admin_does_nothing_when_users_exist(runner, db):
+    assert runner.invoke(args=["bootstrap-admin"]).exit_code == 0
+    [admin] = users(db)
+    again = runner.invoke(args=["bootstrap-admin"])
+    assert again.exit_code == 0
+    assert again.output == ""
+    assert [u.id for u in users(db)] == [admin.id]
+
+
+def test_bootstrap_admin_does_nothing_when_any_account_exists(runner, db, make_user):
+    make_user(Role.NURSE)
+    result = runner.invoke(args=["bootstrap-admin"])
+    assert result.output == ""
+    assert [u.role for u in users(db)] == [Role.NURSE]
+
+
+# --- configuration ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clean_environment(monkeypatch):
+    for name in ("SECRET_KEY", "AUDIT_KEY", "CLINIC_ENV", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+LONG_KEY = "k" * 40
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"CLINIC_ENV": "production"},
+        {"CLINIC_ENV": "production", "SECRET_KEY": LONG_KEY},
+        {"CLINIC_ENV": "production", "AUDIT_KEY": LONG_KEY},
+        {"CLINIC_ENV": "production", "SECRET_KEY": "short", "AUDIT_KEY": LONG_KEY},
+    ],
+)
+def test_production_refuses_to_start_without_its_keys(clean_environment, tmp_path, overrides):
+    with pytest.raises(ConfigError):
+        build_config(str(tmp_path), overrides)
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_production_is_the_default_environment(clean_environment, tmp_path):
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        build_config(str(tmp_path))
+
+
+def test_production_keys_come_from_the_environment(clean_environment, tmp_path):
+    clean_environment.setenv("SECRET_KEY", LONG_KEY)
+    clean_environment.setenv("AUDIT_KEY", "a" * 40)
+    config = build_config(str(tmp_path))
+    assert config["CLINIC_ENV"] == "production"
+    assert (config["SECRET_KEY"], config["AUDIT_KEY"]) == (LONG_KEY, "a" * 40)
+    assert config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_unknown_environment_is_refused(clean_environment, tmp_path):
+    with pytest.raises(ConfigError):
+        build_config(str(tmp_path), {"CLINIC_ENV": "staging"})
+
+
+def test_development_generates_and_keeps_its_keys(clean_environment, tmp_path):
+    first = build_config(str(tmp_path), {"CLINIC_ENV": "development"})
+    second = build_config(str(tmp_path), {"CLINIC_ENV": "development"})
+    assert first["SECRET_KEY"] and first["AUDIT_KEY"]
+    assert first["SECRET_KEY"] != first["AUDIT_KEY"]
+    assert (first["SECRET_KEY"], first["AUDIT_KEY"]) == (second["SECRET_KEY"], second["AUDIT_KEY"])
+    assert first["SESSION_COOKIE_SECURE"] is False
