@@ -42,3 +42,24 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The benchmark (bench/README.md): seeds its own database, serves the app and a one-query
+# baseline with gunicorn on loopback, drives both with wrk. Options as make variables, e.g.
+#   make bench BENCH_DB=postgresql BENCH_DURATION=10 BENCH_CONCURRENCY=8
+#   make bench BENCH_PATIENTS=200 BENCH_SESSIONS=2000 BENCH_DURATION=3   (a quick look)
+BENCH_DB ?= sqlite
+BENCH_DURATION ?= 10
+BENCH_WARMUP ?= 2
+BENCH_CONCURRENCY ?= 8
+BENCH_WORKERS ?= 2
+BENCH_THREADS ?= 4
+BENCH_PATIENTS ?= 2000
+BENCH_SESSIONS ?= 20000
+BENCH_ARGS ?=
+
+.PHONY: bench
+bench: install
+	$(BIN)/python -m bench.run --db $(BENCH_DB) --duration $(BENCH_DURATION) \
+		--warmup $(BENCH_WARMUP) --concurrency $(BENCH_CONCURRENCY) \
+		--workers $(BENCH_WORKERS) --threads $(BENCH_THREADS) \
+		--patients $(BENCH_PATIENTS) --sessions $(BENCH_SESSIONS) $(BENCH_ARGS)

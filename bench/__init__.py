@@ -1,0 +1,1 @@
+"""The benchmark: `make bench` seeds a clinic, serves it with gunicorn and drives it with wrk."""
