@@ -318,13 +318,19 @@ class MonitoringForm(OneTimeForm):
         if message:
             raise ValidationError(message)
 
-    def validate_diastolic_bp(self, field: Field) -> None:
-        systolic = self.systolic_bp.data
-        if field.data is not None and systolic is not None and field.data >= systolic:
-            raise ValidationError("Diastolic must be below systolic.")
-
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
+        # Checked after each value's own range, so an implausible number gets that message.
+        diastolic, systolic = self.diastolic_bp.data, self.systolic_bp.data
+        if (
+            not self.diastolic_bp.errors
+            and not self.systolic_bp.errors
+            and diastolic is not None
+            and systolic is not None
+            and diastolic >= systolic
+        ):
+            self.diastolic_bp.errors.append("Diastolic must be below systolic.")
+            valid = False
         values = [
             self.systolic_bp.raw_data,
             self.diastolic_bp.raw_data,
