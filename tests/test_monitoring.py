@@ -384,7 +384,7 @@ def test_each_row_shows_minutes_since_first_non_voided_administration(
     record(charting, 5, heart_rate=70, phase=Phase.BASELINE)
     record(charting, 50, heart_rate=90)
     rows = flowsheet_rows(chart_html(client, charting["session"].id))
-    assert "T−5 min" in rows[0]
+    assert "T\u22125 min" in rows[0]  # a true minus sign
     assert "T+40 min" in rows[1]
 
 
