@@ -54,11 +54,19 @@ def local_minutes_ago(minutes: int = 5) -> str:
 
 
 def phq9_data(answers: list[int], timing: str = "before", key: str | None = None) -> dict:
-    data = {f"item{n}": str(a) for n, a in enumerate(answers, start=1)}
-    data.update(timing=timing, occurred_at=local_minutes_ago())
+    data = {f"phq9-item{n}": str(a) for n, a in enumerate(answers, start=1)}
+    data.update({"phq9-timing": timing, "phq9-occurred_at": local_minutes_ago()})
     if key:
-        data["submission_key"] = key
+        data["phq9-submission_key"] = key
     return data
+
+
+def pain_data(score: str, timing: str = "after", occurred_at: str | None = None) -> dict:
+    return {
+        "pain-score": score,
+        "pain-timing": timing,
+        "pain-occurred_at": occurred_at or local_minutes_ago(),
+    }
 
 
 def scores(db, session_id: int) -> list[Score]:
@@ -142,26 +150,26 @@ def test_phq9_missing_item_is_refused_with_input_kept(client, db, login_as):
     nurse = login_as(Role.NURSE)
     session_id = open_session(db, nurse)
     data = phq9_data([1] * 9)
-    del data["item5"]
+    del data["phq9-item5"]
     response = client.post(f"/sessions/{session_id}/scores/phq9", data=data)
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "Answer this item (0 to 3)." in page
-    assert re.search(r'<input checked[^>]*id="item1-1"', page)  # the answers given are kept
+    assert re.search(r'<input checked[^>]*id="phq9-item1-1"', page)  # the answers given are kept
     assert scores(db, session_id) == []
 
 
 def test_pain_score_out_of_range_is_refused_with_input_kept(client, db, login_as):
     nurse = login_as(Role.NURSE)
     session_id = open_session(db, nurse)
-    data = {"score": "11", "timing": "after", "occurred_at": local_minutes_ago()}
+    data = pain_data("11")
     response = client.post(f"/sessions/{session_id}/scores/pain", data=data)
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "Pain is scored 0 (no pain) to 10 (worst imaginable)." in page
     assert 'value="11"' in page
     assert scores(db, session_id) == []
-    data["score"] = "7"
+    data["pain-score"] = "7"
     assert client.post(f"/sessions/{session_id}/scores/pain", data=data).status_code == 302
     (score,) = scores(db, session_id)
     assert (score.instrument, score.total, score.answers) == (Instrument.PAIN_NRS, 7, [7])
@@ -171,7 +179,7 @@ def test_score_time_in_the_future_is_refused(client, db, login_as):
     nurse = login_as(Role.NURSE)
     session_id = open_session(db, nurse)
     later = (local_now() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
-    data = {"score": "3", "timing": "before", "occurred_at": later}
+    data = pain_data("3", "before", later)
     response = client.post(f"/sessions/{session_id}/scores/pain", data=data)
     assert response.status_code == 422
     assert "This time is in the future." in response.get_data(as_text=True)
@@ -191,7 +199,7 @@ def test_signed_session_refuses_new_score(client, db, login_as):
     session_id = open_session(db, nurse)
     db.session.get(InfusionSession, session_id).status = SessionStatus.SIGNED
     db.session.commit()
-    data = {"score": "3", "timing": "after", "occurred_at": local_minutes_ago()}
+    data = pain_data("3")
     response = client.post(f"/sessions/{session_id}/scores/pain", data=data)
     assert response.status_code == 409
     assert "signed and locked" in response.get_data(as_text=True)

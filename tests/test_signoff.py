@@ -29,7 +29,7 @@ from clinic.sessions.models import (
 )
 from tests.conftest import PASSWORD, login
 from tests.test_checklist import completions, item, post_item
-from tests.test_scores import local_minutes_ago, open_session
+from tests.test_scores import local_minutes_ago, open_session, pain_data
 from tests.test_void import add_administration, add_monitoring, add_score
 
 REQUIRED_LABELS = [
@@ -176,7 +176,10 @@ def test_digest_covers_voided_entries_and_ignores_addenda(client, db, login_as):
     voided = content_digest(session_id)
     assert voided != before
     sign(client, session_id)
-    client.post(f"/sessions/{session_id}/addenda", data={"text": "late note", "reason": "recall"})
+    client.post(
+        f"/sessions/{session_id}/addenda",
+        data={"addendum-text": "late note", "addendum-reason": "recall"},
+    )
     assert db.session.scalar(sa.select(Addendum)) is not None
     assert content_digest(session_id) == voided
 
@@ -242,7 +245,7 @@ def test_signed_session_refuses_every_change(client, db, signed_session):
     posts = [
         (
             f"/sessions/{session_id}/scores/pain",
-            {"score": "2", "timing": "after", "occurred_at": local_minutes_ago()},
+            pain_data("2"),
         ),
         (f"/sessions/{session_id}/checklist/{alert.id}", {f"checklist-{alert.id}-status": "done"}),
         (f"/sessions/{session_id}/void/score/{score_id}", {"reason": "after signing"}),
@@ -277,7 +280,7 @@ def test_signature_landing_after_the_form_loaded_refuses_the_post(client, db, ma
     assert f"/sessions/{session_id}/scores/pain" in page  # the nurse has the form open
     closing_services.sign_session(clinician, session_id, PASSWORD)  # the clinician signs
     db.session.commit()
-    data = {"score": "3", "timing": "after", "occurred_at": local_minutes_ago()}
+    data = pain_data("3")
     response = client.post(f"/sessions/{session_id}/scores/pain", data=data)
     assert response.status_code == 409
     assert "signed and locked" in response.get_data(as_text=True)
@@ -334,7 +337,7 @@ def test_sign_off_racing_a_score_post_serialises_on_the_session_row(app, db, mak
 def test_addendum_only_on_signed_sessions(client, db, login_as):
     nurse = login_as(Role.NURSE)
     session_id = open_session(db, nurse)
-    data = {"text": "Patient called back", "reason": "follow-up"}
+    data = {"addendum-text": "Patient called back", "addendum-reason": "follow-up"}
     response = client.post(f"/sessions/{session_id}/addenda", data=data)
     assert response.status_code == 422
     assert db.session.scalar(sa.select(Addendum)) is None
@@ -348,10 +351,16 @@ def test_addendum_on_signed_session_by_nurse_shown_with_author(client, db, make_
     assert sign(client, session_id).status_code == 302
     client.post("/logout")
     login(client, nurse.username)
-    response = client.post(f"/sessions/{session_id}/addenda", data={"text": "", "reason": "x"})
+    response = client.post(
+        f"/sessions/{session_id}/addenda", data={"addendum-text": "", "addendum-reason": "x"}
+    )
     assert response.status_code == 422
     assert "Write the addendum." in response.get_data(as_text=True)
-    data = {"text": "Patient called: home safely", "reason": "follow-up", "submission_key": "k1"}
+    data = {
+        "addendum-text": "Patient called: home safely",
+        "addendum-reason": "follow-up",
+        "addendum-submission_key": "k1",
+    }
     for _ in range(2):  # a double tap stores one addendum
         response = client.post(f"/sessions/{session_id}/addenda", data=data)
         assert response.status_code == 302

@@ -84,9 +84,18 @@ def _strip(value: str | None) -> str | None:
 
 
 class OneTimeForm(FlaskForm):
-    """A create form: a new key at each render, remembered when the post is stored."""
+    """A create form: a new key at each render, remembered when the post is stored.
 
+    `default_prefix` keeps field ids unique on the chart, where several forms share field names
+    (a label for "timing-0" must tick the radio of its own form).
+    """
+
+    default_prefix = ""
     submission_key = HiddenField(default=_new_submission_key, validators=[Length(max=64)])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", self.default_prefix)
+        super().__init__(*args, **kwargs)
 
 
 def _timing_field() -> RadioField:
@@ -98,6 +107,7 @@ def _timing_field() -> RadioField:
 
 
 class Phq9Form(OneTimeForm):
+    default_prefix = "phq9"
     timing = _timing_field()
     occurred_at = _occurred_at()
 
@@ -125,6 +135,7 @@ for _number, _text in enumerate(PHQ9_ITEMS, start=1):
 
 
 class PainForm(OneTimeForm):
+    default_prefix = "pain"
     timing = _timing_field()
     occurred_at = _occurred_at()
     score = IntegerField(
@@ -203,5 +214,6 @@ class SignForm(FlaskForm):
 
 
 class AddendumForm(OneTimeForm):
+    default_prefix = "addendum"
     text = _required_text("Addendum", "Write the addendum.", max_length=5000)
     reason = _required_text("Reason", "Give the reason for the addendum.")

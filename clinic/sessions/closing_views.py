@@ -222,6 +222,9 @@ def _write(
     """
     shown_again = {override_name: form if override is None else override}
     if not form.validate_on_submit():
+        if override_name != "addendum_form" and _load(session_id).is_signed:
+            # Fixing the input would not help: say why nothing can be saved.
+            return _refused(session_id, SessionLockedError.message, **shown_again)
         return _rerender(session_id, **shown_again)
     try:
         message = write()
@@ -369,6 +372,8 @@ def sign(session_id: int) -> Response | tuple[str, int]:
     infusion_session = _load(session_id)
     patient_id = infusion_session.patient_id
     form = SignForm()
+    if infusion_session.is_signed:
+        return _refused(session_id, "This session is already signed.")
     if not form.validate_on_submit():
         return _rerender(session_id, sign_form=form)
     try:
