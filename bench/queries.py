@@ -7,6 +7,8 @@ so that the counts are the same on both databases.
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +25,7 @@ from bench.client import USER_AGENT, form_with_field
 @dataclass
 class StatementLog:
     statements: list[str] = field(default_factory=list)
+    elapsed_ms: float = 0.0  # a request in process, alone (median): the page's own cost
 
     @property
     def count(self) -> int:
@@ -54,12 +57,21 @@ def counting(engine: sa.Engine) -> Iterator[StatementLog]:
         sa.event.remove(engine, "before_cursor_execute", before_cursor_execute)
 
 
-def count_request(engine: sa.Engine, send: Callable[[], Any], expected_status: int) -> StatementLog:
+def count_request(
+    engine: sa.Engine, send: Callable[[], Any], expected_status: int, timed: int = 5
+) -> StatementLog:
     send()  # once to warm caches (compiled statements, templates), as a running server has
     with counting(engine) as log:
         response = send()
     if response.status_code != expected_status:
         raise RuntimeError(f"expected {expected_status}, got {response.status_code}")
+    # The median of a few, since one request on a shared machine is noise.
+    timings = []
+    for _ in range(timed):
+        started = time.perf_counter()
+        send()
+        timings.append((time.perf_counter() - started) * 1000)
+    log.elapsed_ms = statistics.median(timings)
     return log
 
 

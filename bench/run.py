@@ -244,6 +244,7 @@ def count_queries(app: Any, seeded: Any, search: str) -> dict[str, Any]:
     with app.app_context():
         engine = db.engine
     counts: dict[str, Any] = {}
+    milliseconds: dict[str, float] = {}
     repeated: dict[str, Any] = {}
     client = signed_in_client(app, seeded.nurse_username, STAFF_PASSWORD)
     pages = {
@@ -258,6 +259,7 @@ def count_queries(app: Any, seeded: Any, search: str) -> dict[str, Any]:
             continue
         log = count_request(engine, lambda path=path: client.get(path), 200)
         counts[name] = log.count
+        milliseconds[name] = round(log.elapsed_ms, 1)
         repeated[name] = log.repeated()
 
     post_session = seeded.post_session_ids[-1]
@@ -274,15 +276,17 @@ def count_queries(app: Any, seeded: Any, search: str) -> dict[str, Any]:
 
             log = count_request(engine, post, 302)
             counts["monitoring_post"] = log.count
+            milliseconds["monitoring_post"] = round(log.elapsed_ms, 1)
             repeated["monitoring_post"] = log.repeated()
     engine.dispose()  # the servers take over the database; on SQLite hold no connection
 
     with baseline_app.app.app_context():
         baseline_engine = baseline_app.db.engine
     baseline_client = baseline_app.app.test_client()
-    counts["baseline"] = count_request(baseline_engine, lambda: baseline_client.get("/"), 200).count
+    log = count_request(baseline_engine, lambda: baseline_client.get("/"), 200)
+    counts["baseline"], milliseconds["baseline"] = log.count, round(log.elapsed_ms, 1)
     baseline_engine.dispose()
-    return {"per_request": counts, "repeated_statements": repeated}
+    return {"per_request": counts, "ms_in_process": milliseconds, "repeated_statements": repeated}
 
 
 def _route_missing(app: Any, path: str, method: str = "GET") -> bool:
@@ -479,8 +483,10 @@ def _rate(rows: list[Row]) -> None:
             row.passed = row.ratio >= row.target
 
 
-def print_queries(per_request: dict[str, int], seeded: Any) -> None:
-    print("SQL statements per request (in process, test client, same database):")
+def print_queries(queries: dict[str, Any], seeded: Any) -> None:
+    per_request, milliseconds = queries["per_request"], queries["ms_in_process"]
+    print("SQL statements per request, and the time of one request alone (in process, test")
+    print("client, same database):")
     labels = {
         "baseline": "baseline",
         "chart": "chart, session in progress (10 entries)",
@@ -492,7 +498,10 @@ def print_queries(per_request: dict[str, int], seeded: Any) -> None:
     }
     for name, label in labels.items():
         value = per_request.get(name)
-        print(f"  {label:<44} {'route missing' if value is None else value}")
+        if value is None:
+            print(f"  {label:<44} route missing")
+        else:
+            print(f"  {label:<44} {value:>3} statements {milliseconds[name]:>7.1f} ms")
 
 
 def print_targets(rows: list[Row], per_request: dict[str, int]) -> None:
@@ -612,7 +621,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_table(rows)
     print()
-    print_queries(per_request, seeded)
+    print_queries(queries, seeded)
     print_targets(rows, per_request)
     stored = entries_after - entries_before
     if acknowledged_posts:
