@@ -76,7 +76,11 @@ def parse_forms(html: str) -> list[HtmlForm]:
 
 
 def form_with_field(html: str, field_name: str) -> HtmlForm | None:
-    return next((form for form in parse_forms(html) if field_name in form.fields), None)
+    """The first form with that field, prefixed or not (WTForms prefixes are `prefix-name`)."""
+    for form in parse_forms(html):
+        if any(name == field_name or name.endswith(f"-{field_name}") for name in form.fields):
+            return form
+    return None
 
 
 class Browser:

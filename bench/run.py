@@ -218,13 +218,18 @@ def monitoring_field_names(app: Any) -> list[str]:
 
 
 def monitoring_body(names: list[str], page_fields: dict[str, str]) -> dict[str, str]:
-    """The POST body: the page's defaults (CSRF token, time) under a nurse's values."""
+    """The POST body: the page's defaults (CSRF token, time) under a nurse's values.
+
+    Should the chart give the form a prefix (as it does the score forms), the names follow it.
+    """
     missing = sorted(set(MONITORING_VALUES) - set(names))
     if missing:
         raise RuntimeError(f"MonitoringForm has no field {', '.join(missing)}: update bench/run.py")
-    body = {name: page_fields.get(name, "") for name in names}
-    body.update(MONITORING_VALUES)
-    body["submission_key"] = SUBMISSION_KEY_PLACEHOLDER
+    marker = next((key for key in page_fields if key.endswith("heart_rate")), "heart_rate")
+    prefix = marker.removesuffix("heart_rate")
+    body = {prefix + name: page_fields.get(prefix + name, "") for name in names}
+    body.update({prefix + name: value for name, value in MONITORING_VALUES.items()})
+    body[prefix + "submission_key"] = SUBMISSION_KEY_PLACEHOLDER
     return body
 
 
@@ -271,7 +276,8 @@ def count_queries(app: Any, seeded: Any, search: str) -> dict[str, Any]:
             body = monitoring_body(monitoring_field_names(app), form.fields)
 
             def post() -> Any:
-                data = {**body, "submission_key": f"inprocess-{secrets.token_hex(8)}"}
+                key = f"inprocess-{secrets.token_hex(8)}"
+                data = {k: key if v == SUBMISSION_KEY_PLACEHOLDER else v for k, v in body.items()}
                 return client.post(post_path, data=data)
 
             log = count_request(engine, post, 302)
