@@ -5,13 +5,18 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
+from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
 MIN_LENGTH = 12
 MAX_LENGTH = 128
 
-# Checked against when the username does not exist, so a failed login costs the same either way.
-_DUMMY_HASH = generate_password_hash("not-a-real-password-placeholder", method="scrypt")
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    """Checked when the username does not exist, so a failed login costs the same either way."""
+    return generate_password_hash("not-a-real-password-placeholder", method=method)
 
 
 @cache
@@ -37,12 +42,18 @@ def password_problems(password: str, username: str = "") -> list[str]:
     return problems
 
 
+def _method() -> str:
+    # Configurable so the test suite can use a cheaper scrypt work factor; production keeps
+    # Werkzeug's default scrypt parameters.
+    return current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+
+
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method="scrypt")
+    return generate_password_hash(password, method=_method())
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     if password_hash is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(_method()), password)
         return False
     return check_password_hash(password_hash, password)
