@@ -71,9 +71,10 @@ def administrations() -> list[Administration]:
 
 
 def post_administration(client: FlaskClient, session_id: int, **overrides: Any) -> Any:
-    return client.post(
-        f"/sessions/{session_id}/administrations", data=administration_data(**overrides)
-    )
+    data = {
+        f"administration-{name}": value for name, value in administration_data(**overrides).items()
+    }
+    return client.post(f"/sessions/{session_id}/administrations", data=data)
 
 
 @pytest.mark.parametrize(
@@ -164,9 +165,9 @@ def test_refused_dose_is_returned_with_a_message_and_other_input_kept(
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert message in html
-    assert input_value(html, "dose_amount") == typed
-    assert input_value(html, "lot_number") == "LOT-KEEP"
-    assert input_value(html, "site") == "Right arm"
+    assert input_value(html, "administration-dose_amount") == typed
+    assert input_value(html, "administration-lot_number") == "LOT-KEEP"
+    assert input_value(html, "administration-site") == "Right arm"
     assert administrations() == []
 
 
@@ -227,16 +228,16 @@ def test_new_administration_form_is_blank_even_with_an_earlier_session_dose(
     later = open_session_for(patient, charting["nurse"], charting["clinician"], route=Route.IM)
     html = client.get(f"/sessions/{later.id}").get_data(as_text=True)
     for name in ("dose_amount", "rate_amount"):
-        assert input_value(html, name) == ""
+        assert input_value(html, f"administration-{name}") == ""
     assert "0.6125" not in html
     assert "No administration recorded." in html
     # The unit is chosen by the clinician each time: nothing is pre-selected.
-    dose_unit = html[html.index('name="dose_unit"') :]
+    dose_unit = html[html.index('name="administration-dose_unit"') :]
     dose_unit = dose_unit[: dose_unit.index("</select>")]
     assert "selected" not in dose_unit.replace('<option selected value="">', "")
     # Route defaults to this session's route; the drug to ketamine.
     assert '<option selected value="im">' in html
-    assert input_value(html, "drug") == "Ketamine hydrochloride"
+    assert input_value(html, "administration-drug") == "Ketamine hydrochloride"
 
 
 def test_double_submitted_administration_is_stored_once(

@@ -142,11 +142,12 @@ def input_value(html: str, name: str) -> str | None:
 
 def submission_key(html: str, form_action: str) -> str:
     """The one-time key of the form posting to this action, as the browser would send it."""
-    start = html.index(f'action="{form_action}')
-    form = html[start : html.index("</form>", start)]
-    key = re.search(r'name="submission_key"[^>]*value="([^"]+)"', form) or re.search(
-        r'value="([^"]+)"[^>]*name="submission_key"', form
-    )
+    start = re.search(rf'action="{re.escape(form_action)}["#]', html)
+    assert start, f"no form posting to {form_action}"
+    form = html[start.start() : html.index("</form>", start.start())]
+    key = re.search(r'<input[^>]*name="(?:[\w-]+-)?submission_key"[^>]*>', form)
+    assert key, "form has no one-time key"
+    key = re.search(r'value="([^"]+)"', key.group(0))
     assert key, "form has no one-time key"
     return key.group(1)
 

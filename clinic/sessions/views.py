@@ -51,6 +51,8 @@ from clinic.sessions.models import (
 from clinic.sessions.vitals import abnormal_flags, first_dosing_time, minutes_since, next_vitals_due
 
 CHARTING_ROLES = (Role.NURSE, Role.CLINICIAN)
+# Prefixed so its fields' ids (note, submission key) do not repeat the monitoring form's.
+ADMINISTRATION_PREFIX = "administration"
 
 
 @bp.app_template_filter("clinical_decimal")
@@ -262,7 +264,7 @@ def _fresh_monitoring_form(administrations: list[Administration]) -> MonitoringF
 
 
 def _fresh_administration_form(infusion_session: InfusionSession) -> AdministrationForm:
-    form = AdministrationForm(formdata=None)
+    form = AdministrationForm(formdata=None, prefix=ADMINISTRATION_PREFIX)
     form.route.data = infusion_session.route.value
     form.ordering_clinician_id.choices = _staff_choices(Role.CLINICIAN, "—")
     return form
@@ -312,7 +314,7 @@ def _back_to(session_id: int, anchor: str) -> Response:
 @roles_required(*CHARTING_ROLES)
 def add_administration(session_id: int) -> Response | tuple[Any, int]:
     infusion_session = get_session_or_404(session_id)
-    form = AdministrationForm()
+    form = AdministrationForm(prefix=ADMINISTRATION_PREFIX)
     form.ordering_clinician_id.choices = _staff_choices(Role.CLINICIAN, "—")
     if not form.validate_on_submit():
         return _rerender(infusion_session.id, administration_form=form, focus="administrations")
