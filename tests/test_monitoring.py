@@ -283,6 +283,10 @@ def test_signed_session_refuses_monitoring_posted_from_an_open_chart(
     assert "signed and locked" in response.get_data(as_text=True)
     assert entries() == []
     assert audit_actions("monitoring_recorded") == []
+    # Invalid input to a signed session is refused as locked too, not shown as a form error.
+    response = post_monitoring(client, sid, heart_rate="999")
+    assert response.status_code == 409
+    assert "signed and locked" in response.get_data(as_text=True)
 
 
 # --- the flowsheet -----------------------------------------------------------------------------
@@ -462,3 +466,30 @@ def _clinic_zone() -> Any:
     from clinic.clinic_time import clinic_zone
 
     return clinic_zone()
+
+
+def test_signature_landing_after_the_page_check_is_caught_under_the_row_lock(
+    client: FlaskClient, charting: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The view's early check saw the session unsigned; the service's locked re-read must not."""
+    from clinic.sessions import views
+    from clinic.sessions.models import InfusionSession, SessionStatus
+
+    original = views.get_session_or_404
+
+    def load_then_sign(session_id: int) -> Any:
+        loaded = original(session_id)  # what the view checks: still in progress
+        _db.session.execute(
+            sa.update(InfusionSession)
+            .where(InfusionSession.id == session_id)
+            .values(status=SessionStatus.SIGNED)
+            .execution_options(synchronize_session=False)
+        )
+        return loaded
+
+    monkeypatch.setattr(views, "get_session_or_404", load_then_sign)
+    response = post_monitoring(client, charting["session"].id)
+    assert response.status_code == 409
+    assert "signed and locked" in response.get_data(as_text=True)
+    assert entries() == []
+    assert audit_actions("monitoring_recorded") == []

@@ -291,7 +291,9 @@ def _refused(session_id: int, message: str) -> tuple[str, int]:
     """The post conflicts with the record (signed, infusion stopped): nothing stored, say why.
 
     The chart is shown again, as it now stands, rather than a redirect: a 409 is not followed
-    by browsers, and the nurse must see the message and the current record.
+    by browsers, and the nurse must see the message and the current record. A post to a session
+    already signed gets this answer before its input is validated (a signed chart has no form
+    to show the input in); the service's row lock still catches a signature landing meanwhile.
     """
     db.session.rollback()
     flash(message, "danger")
@@ -314,6 +316,8 @@ def _back_to(session_id: int, anchor: str) -> Response:
 @roles_required(*CHARTING_ROLES)
 def add_administration(session_id: int) -> Response | tuple[Any, int]:
     infusion_session = get_session_or_404(session_id)
+    if infusion_session.is_signed:
+        return _refused(session_id, SessionLockedError.message)
     form = AdministrationForm(prefix=ADMINISTRATION_PREFIX)
     form.ordering_clinician_id.choices = _staff_choices(Role.CLINICIAN, "—")
     if not form.validate_on_submit():
@@ -352,6 +356,8 @@ def add_administration(session_id: int) -> Response | tuple[Any, int]:
 @roles_required(*CHARTING_ROLES)
 def add_infusion_event(session_id: int, administration_id: int) -> Response | tuple[Any, int]:
     infusion_session = get_session_or_404(session_id)
+    if infusion_session.is_signed:
+        return _refused(session_id, SessionLockedError.message)
     form = InfusionEventForm(prefix=f"event-{administration_id}")
     if not form.validate_on_submit():
         return _rerender(
@@ -391,6 +397,8 @@ def _optional_int(value: str | None) -> int | None:
 @roles_required(*CHARTING_ROLES)
 def add_monitoring(session_id: int) -> Response | tuple[Any, int]:
     infusion_session = get_session_or_404(session_id)
+    if infusion_session.is_signed:
+        return _refused(session_id, SessionLockedError.message)
     form = MonitoringForm()
     if not form.validate_on_submit():
         return _rerender(infusion_session.id, monitoring_form=form, focus="monitoring")
@@ -430,6 +438,8 @@ def add_monitoring(session_id: int) -> Response | tuple[Any, int]:
 @roles_required(*CHARTING_ROLES)
 def end(session_id: int) -> Response | tuple[Any, int]:
     infusion_session = get_session_or_404(session_id)
+    if infusion_session.is_signed:
+        return _refused(session_id, SessionLockedError.message)
     form = EndSessionForm()
     if not form.validate_on_submit():
         return _rerender(infusion_session.id, end_form=form, focus="ending")
