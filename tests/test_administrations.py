@@ -253,6 +253,26 @@ def test_double_submitted_administration_is_stored_once(
     assert len(audit_actions("administration_recorded")) == 1
 
 
+def test_a_key_of_another_form_is_not_taken_for_a_retry(
+    client: FlaskClient, charting: dict[str, Any]
+) -> None:
+    sid = charting["session"].id
+    monitoring = client.post(
+        f"/sessions/{sid}/monitoring",
+        data={
+            "heart_rate": "70",
+            "phase": "baseline",
+            "occurred_at": local_text(utcnow()),
+            "submission_key": "used-once",
+        },
+    )
+    assert monitoring.status_code == 302
+    response = post_administration(client, sid, submission_key="used-once")
+    assert response.status_code == 422
+    assert "This form was already used." in response.get_data(as_text=True)
+    assert administrations() == []
+
+
 def test_signed_session_refuses_administration_posted_from_an_open_chart(
     client: FlaskClient, charting: dict[str, Any]
 ) -> None:

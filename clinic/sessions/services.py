@@ -21,11 +21,7 @@ from clinic.audit.services import diff, record_audit_event
 from clinic.auth.models import Role, User
 from clinic.extensions import db
 from clinic.patients.models import Indication, Patient
-from clinic.sessions.guards import (
-    earlier_submission,
-    lock_session_for_change,
-    remember_submission,
-)
+from clinic.sessions.guards import earlier_submission, lock_session_for_change, remember_submission
 from clinic.sessions.models import (
     Administration,
     Dissociation,
@@ -124,6 +120,17 @@ def _audit_values(details: Any) -> dict[str, Any]:
     return diff({}, {k: v for k, v in asdict(details).items() if v not in (None, "")})
 
 
+def _earlier(submission_key: str | None, entity: str) -> Written | None:
+    """The entry an earlier post of this very form created: the retry stores nothing more."""
+    earlier = earlier_submission(submission_key)
+    if earlier is None:
+        return None
+    if earlier.entity != entity or earlier.entity_id is None:
+        # A key is random per rendered form; one from another form is not a retry of this one.
+        raise ChartError("This form was already used. Reload the page and enter it again.")
+    return Written(earlier.entity_id, duplicate=True)
+
+
 def active_staff(role: Role) -> list[User]:
     return list(
         db.session.scalars(
@@ -151,9 +158,9 @@ def open_session(
     )
     if patient is None:
         raise ChartError("This patient does not exist.")
-    earlier = earlier_submission(submission_key)
-    if earlier is not None and earlier.entity_id is not None:
-        return Written(earlier.entity_id, duplicate=True)
+    earlier = _earlier(submission_key, "infusion_session")
+    if earlier is not None:
+        return earlier
     _require_active(
         details.attending_clinician_id, Role.CLINICIAN, "attending_clinician_id", "clinician"
     )
@@ -181,9 +188,9 @@ def record_administration(
     actor: User, session_id: int, details: AdministrationDetails, submission_key: str | None
 ) -> Written:
     infusion_session = lock_session_for_change(session_id)
-    earlier = earlier_submission(submission_key)
-    if earlier is not None and earlier.entity_id is not None:
-        return Written(earlier.entity_id, duplicate=True)
+    earlier = _earlier(submission_key, "administration")
+    if earlier is not None:
+        return earlier
     _require_active(
         details.ordering_clinician_id, Role.CLINICIAN, "ordering_clinician_id", "clinician"
     )
@@ -212,9 +219,9 @@ def record_infusion_event(
     submission_key: str | None,
 ) -> Written:
     infusion_session = lock_session_for_change(session_id)
-    earlier = earlier_submission(submission_key)
-    if earlier is not None and earlier.entity_id is not None:
-        return Written(earlier.entity_id, duplicate=True)
+    earlier = _earlier(submission_key, "infusion_event")
+    if earlier is not None:
+        return earlier
     administration = db.session.scalar(
         sa.select(Administration).where(
             Administration.id == administration_id, Administration.session_id == session_id
@@ -264,9 +271,9 @@ def record_monitoring(
     actor: User, session_id: int, details: MonitoringDetails, submission_key: str | None
 ) -> Written:
     infusion_session = lock_session_for_change(session_id)
-    earlier = earlier_submission(submission_key)
-    if earlier is not None and earlier.entity_id is not None:
-        return Written(earlier.entity_id, duplicate=True)
+    earlier = _earlier(submission_key, "monitoring_entry")
+    if earlier is not None:
+        return earlier
     if details.is_empty():
         raise ChartError("Enter at least one value or a note.")
     entry = MonitoringEntry(
