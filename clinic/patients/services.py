@@ -269,14 +269,6 @@ def _contains(column: Any, fragment: str) -> sa.ColumnElement[bool]:
     return sa.func.lower(column).contains(fragment.lower(), autoescape=True)
 
 
-def sessions_statement(patient_id: int) -> sa.Select[tuple[InfusionSession]]:
-    return (
-        sa.select(InfusionSession)
-        .where(InfusionSession.patient_id == patient_id)
-        .order_by(InfusionSession.started_at.desc(), InfusionSession.id.desc())
-    )
-
-
 def latest_risk_score(patient_id: int) -> Score | None:
     """The newest non-voided score with the PHQ-9 item-9 suicide-risk flag, if any."""
     return db.session.scalar(

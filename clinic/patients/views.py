@@ -10,14 +10,14 @@ from clinic.auth.access import roles_required
 from clinic.auth.models import Role
 from clinic.clinic_time import local_now
 from clinic.extensions import db
-from clinic.patients import bp
+from clinic.patients import bp, history, trends
 from clinic.patients import services as patient_services
 from clinic.patients.forms import EditPatientForm, PatientForm, SearchForm
-from clinic.patients.models import Patient
+from clinic.patients.models import Indication, Patient
+from clinic.sessions.models import Route
 
 CLINICAL = (Role.NURSE, Role.CLINICIAN)
 DEFAULT_PAGE_SIZE = 25
-SESSIONS_PAGE_SIZE = 50
 
 
 @bp.app_template_global()
@@ -61,21 +61,48 @@ def new() -> Response | tuple[str, int] | str:
 @roles_required(*CLINICAL)
 def detail(patient_id: int) -> str:
     patient = db.get_or_404(Patient, patient_id)
-    sessions = db.paginate(
-        patient_services.sessions_statement(patient.id),
-        per_page=SESSIONS_PAGE_SIZE,
-        error_out=False,
+    filters, filter_errors = history.parse_filters(request.args)
+    # Everything the page shows is read first, as plain rows, so the audit commit below neither
+    # waits on these reads nor expires anything the template would then reload row by row.
+    sessions = history.load_history_page(
+        patient.id,
+        filters,
+        current_app.config["VITALS_FLAGS"],
+        page=request.args.get("page", 1, type=int),
+        per_page=current_app.config.get("HISTORY_PAGE_SIZE", history.PAGE_SIZE),
     )
+    trend_data = trends.build_trends(trends.trend_scores(patient.id))
     risk = patient_services.latest_risk_score(patient.id)
+    # The audit append locks the chain head until commit: record, commit at once, then render.
     patient_services.record_patient_viewed(current_user, patient)
-    db.session.commit()
+    _commit_keeping_loaded()
     return render_template(
         "patients/detail.html",
         patient=patient,
         sessions=sessions,
+        filters=filters,
+        filter_errors=filter_errors,
+        routes=list(Route),
+        indications=list(Indication),
+        trends=trend_data,
         risk=risk,
         new_session_url=_new_session_url(patient.id),
     )
+
+
+def _commit_keeping_loaded() -> None:
+    """Commit without expiring what the request has loaded.
+
+    A read-only page commits only its `patient_viewed` event; expiring on that commit would make
+    the template reload the patient and the user afterwards, and on SQLite every such reload
+    opens a new BEGIN IMMEDIATE transaction that holds the write lock while the page renders.
+    """
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 def _new_session_url(patient_id: int) -> str:

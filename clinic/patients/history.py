@@ -1,0 +1,452 @@
+"""A patient's sessions as a timeline for the patient page: one page of plain rows.
+
+The page must cost the same number of queries for a patient with five sessions and one with a
+thousand (DESIGN.md §7), so a page is read in a fixed set of statements: the page of sessions
+(with its signature), then each kind of entry for the sessions of that page by one IN list of at
+most a page's ids. Entries are read as columns, not ORM objects, and turned into frozen
+dataclasses: the view can then commit its audit event and render without any lazy load.
+
+Administrations are listed exactly as entered, one line each. Nothing here adds doses together,
+derives a rate or a volume: the only arithmetic is the length of an administration from its own
+start and end times, which is a clock reading, not a dose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from clinic.clinic_time import from_local
+from clinic.extensions import db
+from clinic.patients.models import Indication
+from clinic.sessions.models import (
+    Administration,
+    ChecklistCompletion,
+    ChecklistItem,
+    Dissociation,
+    InfusionSession,
+    Instrument,
+    Method,
+    MonitoringEntry,
+    Nausea,
+    Route,
+    Score,
+    ScoreTiming,
+    SessionStatus,
+)
+from clinic.sessions.scoring import phq9_band
+from clinic.sessions.vitals import abnormal_flags
+
+PAGE_SIZE = 25
+
+# What the flags column shows, in flowsheet order; MOAA/S is an adverse finding instead.
+FLAG_LABELS: dict[str, tuple[str, str]] = {
+    "systolic_bp": ("Systolic BP", "mmHg"),
+    "diastolic_bp": ("Diastolic BP", "mmHg"),
+    "heart_rate": ("HR", "/min"),
+    "spo2": ("SpO2", "%"),
+    "respiratory_rate": ("RR", "/min"),
+    "temperature_c": ("Temp", "°C"),
+}
+# REFERENCE.md defaults, used only when a clinic's configuration leaves these two out: they
+# decide adverse findings, which must not silently disappear with a trimmed config.
+DEFAULT_ADVERSE_RULES: dict[str, dict[str, str]] = {
+    "spo2": {"below": "94"},
+    "sedation_moaas": {"at_or_below": "2"},
+}
+SIGNED_CHOICES = {"signed": True, "unsigned": False}
+
+
+# --- filters --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryFilters:
+    """The GET filters of the timeline; empty means the whole history."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    route: Route | None = None
+    indication: Indication | None = None
+    signed: bool | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(value is not None for value in vars(self).values())
+
+    def as_args(self) -> dict[str, str]:
+        """Query-string arguments that reproduce these filters (for pagination links)."""
+        args: dict[str, str] = {}
+        if self.date_from:
+            args["from"] = self.date_from.isoformat()
+        if self.date_to:
+            args["to"] = self.date_to.isoformat()
+        if self.route:
+            args["route"] = self.route.value
+        if self.indication:
+            args["indication"] = self.indication.value
+        if self.signed is not None:
+            args["signed"] = "signed" if self.signed else "unsigned"
+        return args
+
+
+def parse_filters(args: Mapping[str, str]) -> tuple[HistoryFilters, dict[str, str]]:
+    """Filters from query-string values, and a message per field that could not be read.
+
+    A value that cannot be read is ignored (with its message) rather than refused: a clinician
+    with a mistyped date still sees the history.
+    """
+    errors: dict[str, str] = {}
+
+    def day(name: str) -> date | None:
+        text = (args.get(name) or "").strip()
+        if not text:
+            return None
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            errors[name] = "Enter a date as YYYY-MM-DD."
+            return None
+
+    def member(name: str, enum_cls: Any) -> Any:
+        text = (args.get(name) or "").strip()
+        if not text:
+            return None
+        try:
+            return enum_cls(text)
+        except ValueError:
+            errors[name] = "Choose one of the listed values."
+            return None
+
+    date_from, date_to = day("from"), day("to")
+    if date_from and date_to and date_from > date_to:
+        errors["to"] = "The end date is before the start date."
+        date_to = None
+    signed_text = (args.get("signed") or "").strip()
+    if signed_text and signed_text not in SIGNED_CHOICES:
+        errors["signed"] = "Choose signed or unsigned."
+    return (
+        HistoryFilters(
+            date_from=date_from,
+            date_to=date_to,
+            route=member("route", Route),
+            indication=member("indication", Indication),
+            signed=SIGNED_CHOICES.get(signed_text),
+        ),
+        errors,
+    )
+
+
+def history_statement(patient_id: int, filters: HistoryFilters) -> sa.Select[Any]:
+    """The patient's sessions matching the filters, newest first, with their signature."""
+    query = (
+        sa.select(InfusionSession)
+        .where(InfusionSession.patient_id == patient_id)
+        # Joined, not lazy: the signature is part of every row and must not cost a query each.
+        .options(joinedload(InfusionSession.signature))
+        .order_by(InfusionSession.started_at.desc(), InfusionSession.id.desc())
+    )
+    if filters.date_from:
+        # Dates are the clinic's calendar days, so the bounds are its local midnights in UTC.
+        query = query.where(
+            InfusionSession.started_at >= from_local(datetime.combine(filters.date_from, time()))
+        )
+    if filters.date_to:
+        next_day = datetime.combine(filters.date_to + timedelta(days=1), time())
+        query = query.where(InfusionSession.started_at < from_local(next_day))
+    if filters.route:
+        query = query.where(InfusionSession.route == filters.route)
+    if filters.indication:
+        query = query.where(InfusionSession.indication == filters.indication)
+    if filters.signed is True:
+        query = query.where(InfusionSession.status == SessionStatus.SIGNED)
+    elif filters.signed is False:
+        query = query.where(InfusionSession.status != SessionStatus.SIGNED)
+    return query
+
+
+# --- rows -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdministrationLine:
+    """One administration exactly as entered."""
+
+    drug: str
+    dose_amount: Decimal
+    dose_unit: str
+    method: Method
+    started_at: datetime
+    ended_at: datetime | None
+    voided: bool
+
+    @property
+    def duration_minutes(self) -> int | None:
+        """Whole minutes between the entered start and end; None without an end time."""
+        if self.ended_at is None:
+            return None
+        return int((self.ended_at - self.started_at).total_seconds() // 60)
+
+
+@dataclass(frozen=True)
+class VitalFlag:
+    """The most extreme value of one vital past its threshold in one direction."""
+
+    field: str
+    label: str
+    value: int | Decimal
+    unit: str
+    direction: str  # "low" | "high"
+
+
+@dataclass(frozen=True)
+class ScoreValue:
+    total: int
+    risk: bool = False
+    band: str | None = None  # PHQ-9 only
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    id: int
+    started_at: datetime
+    indication: Indication
+    route: Route
+    status: SessionStatus
+    cancel_reason: str | None
+    administrations: list[AdministrationLine] = field(default_factory=list)
+    flags: list[VitalFlag] = field(default_factory=list)
+    adverse: list[str] = field(default_factory=list)
+    phq9_before: ScoreValue | None = None
+    phq9_after: ScoreValue | None = None
+    pain_before: ScoreValue | None = None
+    pain_after: ScoreValue | None = None
+    checklist_missing: list[str] = field(default_factory=list)
+    checklist_not_done: list[str] = field(default_factory=list)
+    signer: str | None = None
+    signed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    rows: list[SessionRow]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def load_history_page(
+    patient_id: int,
+    filters: HistoryFilters,
+    thresholds: Mapping[str, Mapping[str, Any]],
+    page: int = 1,
+    per_page: int = PAGE_SIZE,
+) -> HistoryPage:
+    """One page of the timeline as plain rows, in a fixed number of queries."""
+    pagination = db.paginate(
+        history_statement(patient_id, filters),
+        page=max(page, 1),
+        per_page=per_page,
+        error_out=False,
+        count=True,
+    )
+    sessions: list[InfusionSession] = list(pagination.items)
+    ids = [s.id for s in sessions]
+    if not ids:
+        return HistoryPage([], pagination.page, per_page, pagination.total or 0)
+
+    administrations = _by_session(
+        db.session.execute(
+            sa.select(
+                Administration.session_id,
+                Administration.drug,
+                Administration.dose_amount,
+                Administration.dose_unit,
+                Administration.method,
+                Administration.started_at,
+                Administration.ended_at,
+                Administration.voided_at,
+            )
+            .where(Administration.session_id.in_(ids))
+            .order_by(Administration.started_at, Administration.id)
+        )
+    )
+    monitoring = _by_session(
+        db.session.execute(
+            sa.select(
+                MonitoringEntry.session_id,
+                *(getattr(MonitoringEntry, name) for name in FLAG_LABELS),
+                MonitoringEntry.sedation_moaas,
+                MonitoringEntry.dissociation,
+                MonitoringEntry.nausea,
+            ).where(MonitoringEntry.session_id.in_(ids), MonitoringEntry.voided_at.is_(None))
+        )
+    )
+    scores = _by_session(
+        db.session.execute(
+            sa.select(
+                Score.session_id, Score.instrument, Score.timing, Score.total, Score.risk_flag
+            )
+            .where(Score.session_id.in_(ids), Score.voided_at.is_(None))
+            # Oldest first, so a rescoring of the same timing replaces the earlier one below.
+            .order_by(Score.occurred_at, Score.id)
+        )
+    )
+    completions = _by_session(
+        db.session.execute(
+            sa.select(
+                ChecklistCompletion.session_id,
+                ChecklistCompletion.item_id,
+                ChecklistCompletion.done,
+            )
+            .where(ChecklistCompletion.session_id.in_(ids), ChecklistCompletion.voided_at.is_(None))
+            .order_by(ChecklistCompletion.id)
+        )
+    )
+    items = db.session.execute(
+        sa.select(ChecklistItem.id, ChecklistItem.label, ChecklistItem.required)
+        .where(ChecklistItem.active.is_(True))
+        .order_by(ChecklistItem.position, ChecklistItem.id)
+    ).all()
+
+    rules = {**DEFAULT_ADVERSE_RULES, **thresholds}
+    rows = [
+        _row(
+            s,
+            administrations.get(s.id, []),
+            monitoring.get(s.id, []),
+            scores.get(s.id, []),
+            completions.get(s.id, []),
+            items,
+            rules,
+        )
+        for s in sessions
+    ]
+    return HistoryPage(rows, pagination.page, per_page, pagination.total or 0)
+
+
+def _by_session(result: Iterable[Any]) -> dict[int, list[Any]]:
+    grouped: dict[int, list[Any]] = {}
+    for row in result:
+        grouped.setdefault(row.session_id, []).append(row)
+    return grouped
+
+
+def _row(
+    infusion_session: InfusionSession,
+    administrations: Sequence[Any],
+    monitoring: Sequence[Any],
+    scores: Sequence[Any],
+    completions: Sequence[Any],
+    items: Sequence[Any],
+    rules: Mapping[str, Mapping[str, Any]],
+) -> SessionRow:
+    latest: dict[tuple[Instrument, ScoreTiming], ScoreValue] = {}
+    for score in scores:
+        band = phq9_band(score.total) if score.instrument == Instrument.PHQ9 else None
+        latest[(score.instrument, score.timing)] = ScoreValue(
+            score.total, bool(score.risk_flag), band
+        )
+    # A checklist item's state is its latest completion still on the record (as on the chart).
+    current: dict[int, bool] = {c.item_id: c.done for c in completions}
+    signature = infusion_session.signature
+    return SessionRow(
+        id=infusion_session.id,
+        started_at=infusion_session.started_at,
+        indication=infusion_session.indication,
+        route=infusion_session.route,
+        status=infusion_session.status,
+        cancel_reason=infusion_session.cancel_reason,
+        administrations=[
+            AdministrationLine(
+                drug=a.drug,
+                dose_amount=a.dose_amount,
+                dose_unit=a.dose_unit,
+                method=a.method,
+                started_at=a.started_at,
+                ended_at=a.ended_at,
+                voided=a.voided_at is not None,
+            )
+            for a in administrations
+        ],
+        flags=worst_flags(monitoring, rules),
+        adverse=adverse_findings(monitoring, rules),
+        phq9_before=latest.get((Instrument.PHQ9, ScoreTiming.BEFORE)),
+        phq9_after=latest.get((Instrument.PHQ9, ScoreTiming.AFTER)),
+        pain_before=latest.get((Instrument.PAIN_NRS, ScoreTiming.BEFORE)),
+        pain_after=latest.get((Instrument.PAIN_NRS, ScoreTiming.AFTER)),
+        checklist_missing=[i.label for i in items if i.required and i.id not in current],
+        checklist_not_done=[i.label for i in items if current.get(i.id) is False],
+        signer=(
+            f"{signature.signer_name}, {signature.signer_credentials}".rstrip(", ")
+            if signature
+            else None
+        ),
+        signed_at=signature.signed_at if signature else None,
+    )
+
+
+def worst_flags(
+    entries: Iterable[Any], thresholds: Mapping[str, Mapping[str, Any]]
+) -> list[VitalFlag]:
+    """Per vital and direction, the most extreme flagged value of the session.
+
+    The flags themselves come from `abnormal_flags`, the flowsheet's own rule, so the history
+    and the chart can never disagree about what is abnormal.
+    """
+    rules = {name: rule for name, rule in thresholds.items() if name in FLAG_LABELS}
+    worst: dict[tuple[str, str], int | Decimal] = {}
+    for entry in entries:
+        for name, direction in abnormal_flags(entry, rules).items():
+            value = getattr(entry, name)
+            key = (name, direction)
+            if key not in worst:
+                worst[key] = value
+            elif direction == "high":
+                worst[key] = max(worst[key], value)
+            else:
+                worst[key] = min(worst[key], value)
+    return [
+        VitalFlag(name, label, worst[(name, direction)], unit, direction)
+        for name, (label, unit) in FLAG_LABELS.items()
+        for direction in ("low", "high")
+        if (name, direction) in worst
+    ]
+
+
+def adverse_findings(
+    entries: Sequence[Any], thresholds: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """Vomiting, severe dissociation, deep sedation (MOAA/S) and desaturation, in words."""
+    findings: list[str] = []
+    if any(e.nausea == Nausea.VOMITED for e in entries):
+        findings.append("Vomited")
+    if any(e.dissociation == Dissociation.SEVERE for e in entries):
+        findings.append("Severe dissociation")
+    sedation = {"sedation_moaas": thresholds["sedation_moaas"]}
+    deep = [e.sedation_moaas for e in entries if abnormal_flags(e, sedation)]
+    if deep:
+        findings.append(f"MOAA/S {min(deep)}")
+    spo2 = {"spo2": thresholds["spo2"]}
+    low = [e.spo2 for e in entries if abnormal_flags(e, spo2).get("spo2") == "low"]
+    if low:
+        findings.append(f"SpO2 {min(low)}%")
+    return findings

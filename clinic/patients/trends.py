@@ -1,0 +1,254 @@
+"""PHQ-9 and pain scores across a patient's sessions, as coordinates for a server-drawn SVG.
+
+One query reads only what is plotted (session date, instrument, timing, total, risk flag), so a
+long history costs one narrow result set, not a thousand ORM rows with their answers. The chart is
+drawn by a Jinja template from the numbers computed here; positions are plain floats (they are
+pixels, not clinical values), the scores themselves stay ints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from clinic.clinic_time import format_local
+from clinic.extensions import db
+from clinic.sessions.models import InfusionSession, Instrument, Score, ScoreTiming
+from clinic.sessions.scoring import PAIN_MAX, PHQ9_BANDS, PHQ9_MAX_TOTAL
+
+# Drawing area, in SVG user units (the viewBox); the CSS scales the whole chart to its column.
+WIDTH = 720
+LEFT, RIGHT, TOP, BOTTOM = 44, 16, 12, 34
+MAX_X_TICKS = 6
+MIN_SESSIONS_FOR_TREND = 2
+BAND_CLASSES = ("band-minimal", "band-mild", "band-moderate", "band-modsevere", "band-severe")
+
+
+@dataclass(frozen=True)
+class PlottedScore:
+    """One row of the trend query: exactly the columns the chart plots."""
+
+    session_id: int
+    started_at: datetime
+    instrument: Instrument
+    timing: ScoreTiming
+    total: int
+    risk_flag: bool
+
+
+def trend_scores(patient_id: int) -> list[PlottedScore]:
+    """Valid PHQ-9 and pain totals of every session of the patient, oldest session first."""
+    rows = db.session.execute(
+        sa.select(
+            InfusionSession.id,
+            InfusionSession.started_at,
+            Score.instrument,
+            Score.timing,
+            Score.total,
+            Score.risk_flag,
+        )
+        .join(Score, Score.session_id == InfusionSession.id)
+        .where(InfusionSession.patient_id == patient_id, Score.voided_at.is_(None))
+        # Within a session, oldest score first, so a rescoring replaces the earlier value.
+        .order_by(InfusionSession.started_at, InfusionSession.id, Score.occurred_at, Score.id)
+    )
+    return [PlottedScore(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class SessionScores:
+    """The text alternative's row: one session's before/after values."""
+
+    session_id: int
+    started_at: datetime
+    values: dict[tuple[Instrument, ScoreTiming], PlottedScore]
+
+    def get(self, instrument: Instrument, timing: ScoreTiming) -> PlottedScore | None:
+        return self.values.get((instrument, timing))
+
+
+@dataclass(frozen=True)
+class Point:
+    x: float
+    y: float
+    value: int
+    risk: bool
+    label: str  # e.g. "2026-03-02 before: 14", the point's own <title>
+
+
+@dataclass(frozen=True)
+class Series:
+    timing: ScoreTiming
+    css_class: str
+    points: list[Point]
+
+    @property
+    def path(self) -> str:
+        return " ".join(
+            f"{'M' if i == 0 else 'L'}{p.x:.1f},{p.y:.1f}" for i, p in enumerate(self.points)
+        )
+
+
+@dataclass(frozen=True)
+class Band:
+    y: float
+    height: float
+    css_class: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    position: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    key: str  # element ids: "phq9", "pain"
+    title: str
+    description: str
+    height: int
+    plot_left: float
+    plot_right: float
+    plot_top: float
+    plot_bottom: float
+    y_ticks: list[Tick]
+    x_ticks: list[Tick]
+    series: list[Series]
+    bands: list[Band] = field(default_factory=list)
+
+    @property
+    def width(self) -> int:
+        return WIDTH
+
+    @property
+    def point_count(self) -> int:
+        return sum(len(s.points) for s in self.series)
+
+
+@dataclass(frozen=True)
+class Trends:
+    sessions: list[SessionScores]
+    phq9: Chart | None
+    pain: Chart | None
+
+
+def build_trends(scores: Iterable[PlottedScore]) -> Trends:
+    by_session: dict[int, SessionScores] = {}
+    for score in scores:
+        row = by_session.setdefault(
+            score.session_id, SessionScores(score.session_id, score.started_at, {})
+        )
+        row.values[(score.instrument, score.timing)] = score
+    sessions = list(by_session.values())
+    return Trends(
+        sessions=sessions,
+        phq9=_chart(sessions, Instrument.PHQ9, PHQ9_MAX_TOTAL, 200),
+        pain=_chart(sessions, Instrument.PAIN_NRS, PAIN_MAX, 150),
+    )
+
+
+def _chart(
+    sessions: Sequence[SessionScores], instrument: Instrument, top_value: int, height: int
+) -> Chart | None:
+    scored = [s for s in sessions if any(k[0] == instrument for k in s.values)]
+    if len(scored) < MIN_SESSIONS_FOR_TREND:
+        return None  # one point is not a trend: the page says so instead
+    left, right = LEFT, WIDTH - RIGHT
+    top, bottom = TOP, height - BOTTOM
+    first = scored[0].started_at.timestamp()
+    span = scored[-1].started_at.timestamp() - first
+
+    def x_of(moment: datetime) -> float:
+        if span <= 0:  # all on one instant: centre them rather than divide by zero
+            return (left + right) / 2
+        return left + (moment.timestamp() - first) / span * (right - left)
+
+    def y_of(value: float) -> float:
+        return bottom - value / top_value * (bottom - top)
+
+    series = []
+    for timing, css in ((ScoreTiming.BEFORE, "series-before"), (ScoreTiming.AFTER, "series-after")):
+        points = [
+            Point(
+                x=x_of(s.started_at),
+                y=y_of(score.total),
+                value=score.total,
+                risk=score.risk_flag,
+                label=f"{format_local(s.started_at, '%Y-%m-%d')} {timing.value}: {score.total}"
+                + (" (item 9 above 0)" if score.risk_flag else ""),
+            )
+            for s in scored
+            if (score := s.get(instrument, timing)) is not None
+        ]
+        if points:
+            series.append(Series(timing, css, points))
+
+    bands: list[Band] = []
+    if instrument == Instrument.PHQ9:
+        floors = [floor for floor, _ in PHQ9_BANDS] + [top_value + 1]
+        for (floor, name), ceiling, css in zip(PHQ9_BANDS, floors[1:], BAND_CLASSES, strict=True):
+            # A band covers its whole integers: 5-9 is drawn from 4.5 to 9.5, clipped to 0-27.
+            low, high = max(floor - 0.5, 0), min(ceiling - 0.5, top_value)
+            label = f"{name} {floor}-{ceiling - 1}"
+            bands.append(Band(y_of(high), y_of(low) - y_of(high), css, label))
+        y_values = [0, 5, 10, 15, 20, top_value]
+    else:
+        y_values = [0, 2, 4, 6, 8, top_value]
+
+    return Chart(
+        key=instrument.value,
+        title=f"{instrument.label} across sessions",
+        description=_description(instrument, scored, top_value),
+        height=height,
+        plot_left=left,
+        plot_right=right,
+        plot_top=top,
+        plot_bottom=bottom,
+        y_ticks=[Tick(y_of(v), str(v)) for v in y_values],
+        x_ticks=_x_ticks(scored, x_of),
+        series=series,
+        bands=bands,
+    )
+
+
+def _x_ticks(scored: Sequence[SessionScores], x_of: Callable[[datetime], float]) -> list[Tick]:
+    """At most MAX_X_TICKS dates, spread over the sessions, always the first and the last."""
+    count = len(scored)
+    if count <= MAX_X_TICKS:
+        chosen = list(range(count))
+    else:
+        step = (count - 1) / (MAX_X_TICKS - 1)
+        chosen = sorted({round(i * step) for i in range(MAX_X_TICKS)})
+    ticks: list[Tick] = []
+    for index in chosen:
+        moment = scored[index].started_at
+        position = x_of(moment)
+        label = format_local(moment, "%Y-%m-%d")
+        # Two sessions close together would print their dates over each other: keep the first.
+        if ticks and (position - ticks[-1].position < 80 or ticks[-1].label == label):
+            continue
+        ticks.append(Tick(position, label))
+    return ticks
+
+
+def _description(instrument: Instrument, scored: Sequence[SessionScores], top_value: int) -> str:
+    first, last = scored[0], scored[-1]
+    text = (
+        f"{instrument.label} totals (0 to {top_value}) before and after each of {len(scored)} "
+        f"sessions from {format_local(first.started_at, '%Y-%m-%d')} to "
+        f"{format_local(last.started_at, '%Y-%m-%d')}."
+    )
+    latest = last.get(instrument, ScoreTiming.BEFORE) or last.get(instrument, ScoreTiming.AFTER)
+    if latest is not None:
+        text += f" Latest: {latest.total} ({latest.timing.value})."
+    if instrument == Instrument.PHQ9:
+        text += (
+            " Shaded bands: minimal 0-4, mild 5-9, moderate 10-14, moderately severe 15-19,"
+            " severe 20-27."
+        )
+    return text
