@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from clinic.extensions import db
@@ -44,7 +44,10 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         return render_error(error.code or 500)
 
+    # A killed connection surfaces as OperationalError, or as InterfaceError ("the connection is
+    # closed") when psycopg notices first: either way the database cannot be reached, not a bug.
     @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
     def database_unavailable(error: DBAPIError) -> tuple[str, int]:
         app.logger.warning("database unavailable: %s", type(error.orig).__name__)
         _rollback_quietly()
