@@ -1,0 +1,199 @@
+"""Every route of the URL map, as each kind of person, against DESIGN.md §2 and §5 kept as data.
+
+One row per endpoint: what anonymous, a nurse, a clinician, an admin and a deactivated user (an
+old cookie of a nurse since deactivated) get. A route without a row fails the test, so a new route
+cannot ship without someone deciding who may use it.
+
+Outcomes:
+- "ok": served (2xx, a redirect elsewhere than the sign-in page, or the form refused on its
+  content: 409/422), never 403, never 5xx;
+- "login": redirected to the sign-in page;
+- "403": refused for the role;
+- "signed_out": redirected to the sign-in page and the cookie no longer works (logout).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, url_for
+from flask.testing import FlaskClient
+
+from clinic.auth.models import Role, User
+from clinic.extensions import db
+from clinic.sessions import services as chart
+from clinic.sessions.closing_services import active_checklist_items
+from clinic.sessions.models import Method, Phase, Route
+from clinic.staff.services import set_active
+from tests.conftest import PASSWORD, login
+from tests.factories import make_patient, open_session_for
+
+PRINCIPALS = ("anonymous", "nurse", "clinician", "admin", "deactivated")
+CLINICAL = ("login", "ok", "ok", "403", "login")
+CLINICIAN_ONLY = ("login", "403", "ok", "403", "login")
+ADMIN_ONLY = ("login", "403", "403", "ok", "login")
+EVERY_ROLE = ("login", "ok", "ok", "ok", "login")
+PUBLIC = ("ok", "ok", "ok", "ok", "ok")
+
+# endpoint -> (URL arguments: a seeded record by name, or "=" and a literal; outcome per principal)
+MATRIX: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
+    "static": ({"filename": "=favicon.svg"}, PUBLIC),
+    "bootstrap.static": ({"filename": "=css/bootstrap.min.css"}, PUBLIC),
+    "main.healthz": ({}, PUBLIC),
+    "auth.login": ({}, PUBLIC),
+    "main.index": ({}, EVERY_ROLE),
+    "auth.change_password": ({}, EVERY_ROLE),
+    "auth.ping": ({}, EVERY_ROLE),
+    "auth.logout": ({}, ("login", "signed_out", "signed_out", "signed_out", "login")),
+    "audit.index": ({}, ADMIN_ONLY),
+    "staff.index": ({}, ADMIN_ONLY),
+    "staff.new": ({}, ADMIN_ONLY),
+    "staff.detail": ({"user_id": "staff_member"}, ADMIN_ONLY),
+    "staff.reset_password": ({"user_id": "staff_member"}, ADMIN_ONLY),
+    "staff.deactivate": ({"user_id": "staff_member"}, ADMIN_ONLY),
+    "staff.reactivate": ({"user_id": "staff_member"}, ADMIN_ONLY),
+    "patients.index": ({}, CLINICAL),
+    "patients.new": ({}, CLINICAL),
+    "patients.detail": ({"patient_id": "patient"}, CLINICAL),
+    "patients.edit": ({"patient_id": "patient"}, CLINICAL),
+    "patients.export_fhir": ({"patient_id": "patient"}, CLINICIAN_ONLY),
+    "patients.export_csv": ({"patient_id": "patient"}, CLINICIAN_ONLY),
+    "sessions.new": ({"patient": "patient"}, CLINICAL),
+    "sessions.chart": ({"session_id": "session"}, CLINICAL),
+    "sessions.print_record": ({"session_id": "session"}, CLINICAL),
+    "sessions.add_administration": ({"session_id": "session"}, CLINICAL),
+    "sessions.add_infusion_event": (
+        {"session_id": "session", "administration_id": "administration"},
+        CLINICAL,
+    ),
+    "sessions.add_monitoring": ({"session_id": "session"}, CLINICAL),
+    "sessions.end": ({"session_id": "session"}, CLINICAL),
+    "sessions.add_phq9": ({"session_id": "session"}, CLINICAL),
+    "sessions.add_pain": ({"session_id": "session"}, CLINICAL),
+    "sessions.record_checklist": ({"session_id": "session", "item_id": "checklist_item"}, CLINICAL),
+    "sessions.cancel": ({"session_id": "session"}, CLINICAL),
+    "sessions.void": (
+        {"session_id": "session", "kind": "=monitoring", "entry_id": "monitoring_entry"},
+        CLINICAL,
+    ),
+    # Signing is the clinician's alone (§2); everyone else, the nurse included, is refused.
+    "sessions.sign": ({"session_id": "session"}, CLINICIAN_ONLY),
+    "sessions.add_addendum": ({"session_id": "session"}, CLINICAL),
+}
+
+
+def _seed(make_user: Callable[..., User]) -> tuple[dict[str, User], dict[str, Any]]:
+    users = {role.value: make_user(role) for role in (Role.NURSE, Role.CLINICIAN, Role.ADMIN)}
+    users["deactivated"] = make_user(Role.NURSE)
+    patient = make_patient()
+    session = open_session_for(patient, users["nurse"], users["clinician"])
+    written = chart.record_administration(
+        users["clinician"],
+        session.id,
+        chart.AdministrationDetails(
+            drug="Ketamine hydrochloride",
+            route=Route.IV,
+            method=Method.INFUSION,
+            dose_amount=Decimal("35"),
+            dose_unit="mg",
+            rate_amount=None,
+            rate_unit=None,
+            started_at=session.started_at,
+            ended_at=None,
+            site="",
+            lot_number="",
+            ordering_clinician_id=None,
+            note="",
+        ),
+        None,
+    )
+    entry = chart.record_monitoring(
+        users["nurse"],
+        session.id,
+        chart.MonitoringDetails(phase=Phase.DURING, occurred_at=session.started_at, spo2=97),
+        None,
+    )
+    db.session.commit()
+    records = {
+        "patient": patient.id,
+        "session": session.id,
+        "administration": written.entity_id,
+        "monitoring_entry": entry.entity_id,
+        "checklist_item": active_checklist_items()[0].id,
+        "staff_member": make_user(Role.NURSE).id,
+    }
+    return users, records
+
+
+def _url(app: Flask, endpoint: str, arguments: dict[str, str], records: dict[str, Any]) -> str:
+    values = {
+        name: source[1:] if source.startswith("=") else records[source]
+        for name, source in arguments.items()
+    }
+    with app.test_request_context():
+        return url_for(endpoint, **values)
+
+
+def _to_login(response: Any) -> bool:
+    return response.status_code == 302 and urlsplit(response.location).path == "/login"
+
+
+def _outcome(response: Any, client: FlaskClient, want: str) -> str:
+    status = response.status_code
+    if _to_login(response):
+        if want != "signed_out":
+            return "login"
+        # Logging out also lands on the sign-in page: check that it really ended the session.
+        return "signed_out" if _to_login(client.get("/")) else "logout did not sign out"
+    if status == 403:
+        return "403"
+    if status < 400 or status in (409, 422):
+        return "ok"
+    return f"status {status}"
+
+
+def test_every_route_answers_each_role_as_the_design_says(
+    app: Flask, make_user: Callable[..., User]
+) -> None:
+    rules = {rule.endpoint: rule for rule in app.url_map.iter_rules()}
+    missing = sorted(set(rules) - set(MATRIX))
+    assert missing == [], f"routes without a row in the authorisation matrix: {missing}"
+    assert sorted(set(MATRIX) - set(rules)) == [], "rows for routes that no longer exist"
+
+    users, records = _seed(make_user)
+    # The deactivated user signed in before being deactivated: their cookie must stop working.
+    old = app.test_client()
+    assert login(old, users["deactivated"].username).status_code == 302
+    old_cookie = old.get_cookie("clinic_session")
+    assert old_cookie is not None
+    set_active(users["admin"], users["deactivated"], False)
+    db.session.commit()
+
+    def client_for(principal: str) -> FlaskClient:
+        client = app.test_client()
+        if principal == "deactivated":
+            client.set_cookie("clinic_session", old_cookie.value)
+        elif principal != "anonymous":
+            assert login(client, users[principal].username, PASSWORD).status_code == 302
+        return client
+
+    wrong = []
+    for endpoint, (arguments, expected) in sorted(MATRIX.items()):
+        rule = rules[endpoint]
+        url = _url(app, endpoint, arguments, records)
+        for principal, want in zip(PRINCIPALS, expected, strict=True):
+            client = client_for(principal)
+            if "GET" in (rule.methods or ()):
+                response = client.get(url)
+            else:
+                response = client.post(url, data={})
+            got = _outcome(response, client, want)
+            if got != want:
+                wrong.append(f"{endpoint} as {principal}: {got} (expected {want}) {url}")
+            # A role refused its page must see no clinical content on the refusal.
+            if want == "403":
+                assert "Doe" not in response.get_data(as_text=True)
+    assert wrong == []
