@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
 
 from clinic.auth.models import User
 from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.patients.models import Indication, Patient, Sex
-from clinic.sessions import services
-from clinic.sessions.models import InfusionSession, Phase, Route
+from clinic.sessions import closing_services, services
+from clinic.sessions.models import (
+    Administration,
+    ChecklistCompletion,
+    ChecklistItem,
+    InfusionSession,
+    Instrument,
+    Method,
+    MonitoringEntry,
+    Phase,
+    Route,
+    Score,
+    ScoreTiming,
+    SessionStatus,
+    Signature,
+)
 
 
 def make_patient(
@@ -38,12 +55,13 @@ def open_session_for(
     *,
     route: Route = Route.IV,
     started_at: datetime | None = None,
+    indication: Indication | None = None,
 ) -> InfusionSession:
     written = services.open_session(
         nurse,
         patient.id,
         services.SessionDetails(
-            indication=patient.indication,
+            indication=indication or patient.indication,
             route=route,
             attending_clinician_id=clinician.id,
             nurse_id=nurse.id,
@@ -66,3 +84,206 @@ def record_vitals(infusion_session: InfusionSession, nurse: User, at: datetime) 
         None,
     )
     db.session.commit()
+
+
+def record_monitoring(
+    infusion_session: InfusionSession, nurse: User, at: datetime, **values: Any
+) -> None:
+    """A monitoring entry with the given values (systolic_bp=172, nausea=Nausea.VOMITED, ...)."""
+    services.record_monitoring(
+        nurse,
+        infusion_session.id,
+        services.MonitoringDetails(phase=Phase.DURING, occurred_at=at, **values),
+        None,
+    )
+    db.session.commit()
+
+
+def record_administration(
+    infusion_session: InfusionSession,
+    user: User,
+    dose: str,
+    unit: str,
+    *,
+    method: Method = Method.INFUSION,
+    started_at: datetime,
+    ended_at: datetime | None = None,
+    drug: str = "Ketamine hydrochloride",
+) -> int:
+    written = services.record_administration(
+        user,
+        infusion_session.id,
+        services.AdministrationDetails(
+            drug=drug,
+            route=infusion_session.route,
+            method=method,
+            dose_amount=Decimal(dose),
+            dose_unit=unit,
+            rate_amount=None,
+            rate_unit=None,
+            started_at=started_at,
+            ended_at=ended_at,
+            site="",
+            lot_number="",
+            ordering_clinician_id=None,
+            note="",
+        ),
+        None,
+    )
+    db.session.commit()
+    return written.entity_id
+
+
+def phq9_answers(total: int, item9: int = 0) -> list[int]:
+    """Nine answers adding up to `total`, with item 9 as given."""
+    answers = [0] * 8 + [item9]
+    remaining = total - item9
+    for index in range(8):
+        answers[index] = min(3, remaining)
+        remaining -= answers[index]
+    assert remaining == 0, "total out of reach for these answers"
+    return answers
+
+
+def record_scores(
+    infusion_session: InfusionSession,
+    user: User,
+    at: datetime,
+    *,
+    phq9_before: int | None = None,
+    phq9_after: int | None = None,
+    pain_before: int | None = None,
+    pain_after: int | None = None,
+    item9_before: int = 0,
+) -> None:
+    """PHQ-9 totals (built from answers) and pain scores, through the services."""
+    for timing, total, item9 in (
+        (ScoreTiming.BEFORE, phq9_before, item9_before),
+        (ScoreTiming.AFTER, phq9_after, 0),
+    ):
+        if total is not None:
+            closing_services.record_phq9(
+                user,
+                infusion_session.id,
+                timing=timing,
+                occurred_at=at,
+                answers=phq9_answers(total, item9),
+            )
+    for timing, pain in ((ScoreTiming.BEFORE, pain_before), (ScoreTiming.AFTER, pain_after)):
+        if pain is not None:
+            closing_services.record_pain(
+                user, infusion_session.id, timing=timing, occurred_at=at, score=pain
+            )
+    db.session.commit()
+
+
+def complete_checklist(infusion_session: InfusionSession, user: User, *, skip: int = 0) -> None:
+    """Tick every active item done, leaving out the last `skip` items."""
+    items = closing_services.active_checklist_items()
+    for item in items[: len(items) - skip]:
+        closing_services.record_checklist(
+            user,
+            infusion_session.id,
+            item.id,
+            done=True,
+            detail="Sam Doe" if item.detail_label else None,
+        )
+    db.session.commit()
+
+
+def sign(infusion_session: InfusionSession, clinician: User, password: str) -> None:
+    closing_services.sign_session(clinician, infusion_session.id, password)
+    db.session.commit()
+
+
+def seed_sessions(
+    patient: Patient,
+    nurse: User,
+    clinician: User,
+    count: int,
+    *,
+    first_start: datetime | None = None,
+) -> list[int]:
+    """`count` complete, signed sessions a week apart, inserted directly (no audit, no HTTP).
+
+    For volume tests only: each session has an administration, two monitoring entries (one
+    flagged), PHQ-9 and pain before and after, a done checklist and a signature, so every kind
+    of entry the patient page reads is present for every session.
+    """
+    start = first_start or datetime(2024, 1, 8, 14, 0, tzinfo=UTC)
+    item_ids = list(db.session.scalars(sa.select(ChecklistItem.id)))
+    sessions = [
+        InfusionSession(
+            patient_id=patient.id,
+            indication=patient.indication,
+            route=Route.IV,
+            attending_clinician_id=clinician.id,
+            nurse_id=nurse.id,
+            started_at=start + timedelta(days=7 * n),
+            status=SessionStatus.SIGNED,
+            created_by_id=nurse.id,
+        )
+        for n in range(count)
+    ]
+    db.session.add_all(sessions)
+    db.session.flush()
+    entries: list[Any] = []
+    for n, s in enumerate(sessions):
+        at = s.started_at + timedelta(minutes=5)
+        common = {"session_id": s.id, "recorded_by_id": nurse.id}
+        entries.append(
+            Administration(
+                **common,
+                drug="Ketamine hydrochloride",
+                route=Route.IV,
+                method=Method.INFUSION,
+                dose_amount=Decimal("0.5"),
+                dose_unit="mg/kg",
+                started_at=at,
+                ended_at=at + timedelta(minutes=40),
+            )
+        )
+        for minutes, systolic in ((0, 128), (40, 165)):
+            entries.append(
+                MonitoringEntry(
+                    **common,
+                    phase=Phase.DURING,
+                    occurred_at=at + timedelta(minutes=minutes),
+                    systolic_bp=systolic,
+                    heart_rate=80,
+                    spo2=97,
+                )
+            )
+        for instrument, timing, total in (
+            (Instrument.PHQ9, ScoreTiming.BEFORE, 20 - n % 15),
+            (Instrument.PHQ9, ScoreTiming.AFTER, 12 - n % 10),
+            (Instrument.PAIN_NRS, ScoreTiming.BEFORE, 7),
+            (Instrument.PAIN_NRS, ScoreTiming.AFTER, 3),
+        ):
+            entries.append(
+                Score(
+                    **common,
+                    instrument=instrument,
+                    timing=timing,
+                    occurred_at=at,
+                    answers=[],
+                    total=total,
+                )
+            )
+        entries.extend(
+            ChecklistCompletion(**common, item_id=item_id, done=True, detail="Sam Doe")
+            for item_id in item_ids
+        )
+        entries.append(
+            Signature(
+                session_id=s.id,
+                signer_id=clinician.id,
+                signer_name=clinician.full_name,
+                signer_credentials=clinician.credentials or "",
+                signed_at=s.started_at + timedelta(hours=3),
+                content_digest="0" * 64,
+            )
+        )
+    db.session.add_all(entries)
+    db.session.commit()
+    return [s.id for s in sessions]

@@ -47,8 +47,8 @@ PAGE_SIZE = 25
 
 # What the flags column shows, in flowsheet order; MOAA/S is an adverse finding instead.
 FLAG_LABELS: dict[str, tuple[str, str]] = {
-    "systolic_bp": ("Systolic BP", "mmHg"),
-    "diastolic_bp": ("Diastolic BP", "mmHg"),
+    "systolic_bp": ("SBP", "mmHg"),
+    "diastolic_bp": ("DBP", "mmHg"),
     "heart_rate": ("HR", "/min"),
     "spo2": ("SpO2", "%"),
     "respiratory_rate": ("RR", "/min"),

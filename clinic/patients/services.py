@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload, load_only
 from sqlalchemy.orm.exc import StaleDataError
 
 from clinic.audit.models import AuditEvent
@@ -270,9 +271,14 @@ def _contains(column: Any, fragment: str) -> sa.ColumnElement[bool]:
 
 
 def latest_risk_score(patient_id: int) -> Score | None:
-    """The newest non-voided score with the PHQ-9 item-9 suicide-risk flag, if any."""
+    """The newest non-voided score with the PHQ-9 item-9 suicide-risk flag, if any.
+
+    Only what the banner shows (when, which session) is loaded: not the answers, nor the
+    recorder and voider that Score would otherwise join in.
+    """
     return db.session.scalar(
         sa.select(Score)
+        .options(load_only(Score.session_id, Score.occurred_at), lazyload("*"))
         .join(InfusionSession, Score.session_id == InfusionSession.id)
         .where(
             InfusionSession.patient_id == patient_id,
