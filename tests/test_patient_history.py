@@ -106,7 +106,7 @@ def test_history_row_shows_each_administration_as_entered_and_never_a_total(
         r'<li(?: class="voided")? data-testid="administration">(.*?)</li>', row, re.S
     )
     assert [text(line) for line in lines] == [
-        "Ketamine hydrochloride 0.5 mg/kg infusion 40 min (09:10–09:50)",
+        "Ketamine hydrochloride 0.5 mg/kg infusion 40 min (09:10\u201309:50)",
         "Ketamine hydrochloride 35 mg bolus at 09:10",
         "Voided: Ketamine hydrochloride 10 mg infusion at 09:10 voided",
     ]
@@ -313,7 +313,7 @@ def test_one_session_is_not_a_trend_but_its_scores_are_listed(client, login_as, 
     assert "Not enough pain scores to draw a trend yet" in html
     assert "<svg" not in html
     table = re.search(r'data-testid="trend-table">(.*?)</table>', html, re.S).group(1)
-    assert text(table).endswith("2026-03-02 14 – 5 –")
+    assert text(table).endswith("2026-03-02 14 \u2013 5 \u2013")
 
 
 @contextmanager
