@@ -1,4 +1,4 @@
-"""flask create-admin, bootstrap-admin, audit verify."""
+"""flask create-admin, bootstrap-admin, audit verify, seed-demo."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from clinic.audit.services import verify_chain
 from clinic.auth.models import Role, User
+from clinic.demo import seed_demo_command
 from clinic.extensions import db
 from clinic.staff.services import StaffDetails, StaffError, create_user, generate_temporary_password
 
@@ -79,3 +80,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(bootstrap_admin)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(seed_demo_command)

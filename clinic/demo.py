@@ -1,0 +1,234 @@
+"""`flask seed-demo`: a demo nurse, clinician and patient with a history of sessions.
+
+For development, screenshots and demonstrations, never production. Everything is written through
+the same services the pages use, so the demo record carries audit events, versions and signatures
+exactly like a real one (and `flask audit verify` passes on it).
+
+The doses below are demo data typed in here as a clinician would type them; like everything in
+the app they are stored as given, not computed from anything.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+
+from clinic.auth.models import Role, User
+from clinic.database import utcnow
+from clinic.extensions import db
+from clinic.patients.models import Indication, Patient, Sex
+from clinic.patients.services import PatientData, register_patient
+from clinic.sessions import closing_services, services
+from clinic.sessions.models import (
+    Dissociation,
+    Method,
+    Nausea,
+    Phase,
+    Route,
+    ScoreTiming,
+)
+from clinic.staff.services import StaffDetails, StaffError, create_user
+
+DEMO_MRN = "DEMO-0001"
+NURSE_USERNAME = "demo.nurse"
+CLINICIAN_USERNAME = "demo.clinician"
+
+
+def _staff(username: str, full_name: str, credentials: str, role: Role, password: str) -> User:
+    existing = db.session.scalar(sa.select(User).where(sa.func.lower(User.username) == username))
+    if existing is not None:
+        return existing
+    details = StaffDetails(full_name=full_name, credentials=credentials, role=role)
+    return create_user(None, username, details, password)
+
+
+def phq9_answers(total: int, item9: int = 0) -> list[int]:
+    """Nine plausible answers (0-3) adding up to `total`, item 9 as given."""
+    answers = [0] * 8 + [item9]
+    remaining = total - item9
+    for index in range(8):
+        answers[index] = min(3, remaining)
+        remaining -= answers[index]
+    return answers
+
+
+def seed_demo(sessions: int, password: str, seed: int = 7) -> Patient:
+    """The demo staff, one patient and `sessions` weekly sessions ending last week."""
+    # Not for secrets (S311): seeded so every demo is the same and screenshots stay comparable.
+    rng = random.Random(seed)  # noqa: S311
+    nurse = _staff(NURSE_USERNAME, "Nora Reyes", "RN", Role.NURSE, password)
+    clinician = _staff(CLINICIAN_USERNAME, "Dr Samuel Okafor", "MD", Role.CLINICIAN, password)
+    patient = register_patient(
+        nurse,
+        PatientData(
+            mrn=DEMO_MRN,
+            family_name="Demo",
+            given_name="Alex",
+            date_of_birth=date(1979, 6, 14),
+            sex=Sex.FEMALE,
+            allergies="Sulfonamides (rash)",
+            indication=Indication.BOTH,
+            emergency_contact_name="Sam Demo",
+            emergency_contact_phone="555 0100",
+        ),
+    )
+    today = utcnow().replace(hour=14, minute=0, second=0, microsecond=0)
+    for number in range(sessions):
+        started_at = today - timedelta(days=7 * (sessions - number))
+        progress = number / max(sessions - 1, 1)  # depression lifts as the course goes on
+        last = number == sessions - 1
+        _chart_session(
+            rng, nurse, clinician, patient, started_at, progress, password, sign=not last
+        )
+    return patient
+
+
+def _chart_session(
+    rng: random.Random,
+    nurse: User,
+    clinician: User,
+    patient: Patient,
+    started_at: datetime,
+    progress: float,
+    password: str,
+    *,
+    sign: bool,
+) -> None:
+    route = rng.choices([Route.IV, Route.IM, Route.INTRANASAL], weights=[8, 1, 1])[0]
+    session_id = services.open_session(
+        nurse,
+        patient.id,
+        services.SessionDetails(
+            indication=rng.choice([Indication.DEPRESSION, Indication.BOTH]),
+            route=route,
+            attending_clinician_id=clinician.id,
+            nurse_id=nurse.id,
+            started_at=started_at,
+            consent_on_file=True,
+            fasting_confirmed=True,
+            weight_kg=Decimal("68.40"),
+        ),
+        None,
+    ).entity_id
+    dosing = started_at + timedelta(minutes=15)
+    if route == Route.IV:
+        administrations = [(Method.INFUSION, Decimal("0.5"), "mg/kg", 40)]
+    elif route == Route.IM:
+        administrations = [(Method.INJECTION, Decimal("35"), "mg", None)]
+    else:
+        administrations = [(Method.SPRAY, Decimal("28"), "mg", None)] * 2
+    for offset, (method, dose, unit, minutes) in enumerate(administrations):
+        start = dosing + timedelta(minutes=5 * offset)
+        services.record_administration(
+            clinician,
+            session_id,
+            services.AdministrationDetails(
+                drug="Esketamine" if route == Route.INTRANASAL else "Ketamine hydrochloride",
+                route=route,
+                method=method,
+                dose_amount=dose,
+                dose_unit=unit,
+                rate_amount=None,
+                rate_unit=None,
+                started_at=start,
+                ended_at=start + timedelta(minutes=minutes) if minutes else None,
+                site="Left antecubital" if route == Route.IV else "",
+                lot_number=f"K{rng.randint(1000, 9999)}",
+                ordering_clinician_id=clinician.id,
+                note="",
+            ),
+            None,
+        )
+    rough = rng.random() < 0.15  # now and then a harder session, to show the adverse columns
+    for phase, minutes in ((Phase.BASELINE, 0), (Phase.DURING, 30), (Phase.RECOVERY, 60)):
+        peak = phase == Phase.DURING
+        services.record_monitoring(
+            nurse,
+            session_id,
+            services.MonitoringDetails(
+                phase=phase,
+                occurred_at=started_at + timedelta(minutes=minutes + 5),
+                systolic_bp=rng.randint(150, 172) if peak and rough else rng.randint(112, 138),
+                diastolic_bp=rng.randint(68, 88),
+                heart_rate=rng.randint(62, 96),
+                spo2=92 if peak and rough else rng.randint(95, 99),
+                respiratory_rate=rng.randint(12, 18),
+                sedation_moaas=(2 if rough else 4) if peak else 5,
+                dissociation=(Dissociation.SEVERE if rough else Dissociation.MILD)
+                if peak
+                else Dissociation.NONE,
+                nausea=Nausea.VOMITED if peak and rough else Nausea.NONE,
+            ),
+            None,
+        )
+    before = max(3, min(26, round(22 - 14 * progress + rng.randint(-2, 2))))
+    after = max(0, before - rng.randint(3, 8))
+    scored_at = started_at + timedelta(minutes=2)
+    item9 = 1 if progress < 0.2 and rng.random() < 0.5 else 0
+    closing_services.record_phq9(
+        nurse,
+        session_id,
+        timing=ScoreTiming.BEFORE,
+        occurred_at=scored_at,
+        answers=phq9_answers(before, item9),
+    )
+    closing_services.record_phq9(
+        nurse,
+        session_id,
+        timing=ScoreTiming.AFTER,
+        occurred_at=scored_at + timedelta(minutes=80),
+        answers=phq9_answers(after),
+    )
+    pain = max(1, min(10, round(7 - 3 * progress + rng.randint(-1, 1))))
+    pains = ((ScoreTiming.BEFORE, pain, 0), (ScoreTiming.AFTER, pain - 1, 80))
+    for timing, value, minutes in pains:
+        closing_services.record_pain(
+            nurse,
+            session_id,
+            timing=timing,
+            occurred_at=scored_at + timedelta(minutes=minutes),
+            score=max(0, value),
+        )
+    for item in closing_services.active_checklist_items():
+        closing_services.record_checklist(
+            nurse,
+            session_id,
+            item.id,
+            done=True,
+            detail="Sam Demo" if item.detail_label else None,
+        )
+    services.end_session(
+        nurse, session_id, started_at + timedelta(minutes=120), "Sam Demo (partner)"
+    )
+    if sign:
+        closing_services.sign_session(clinician, session_id, password)
+
+
+@click.command("seed-demo")
+@click.option("--sessions", default=30, show_default=True, type=click.IntRange(0, 2000))
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    help="Password of the demo nurse and clinician (at least 12 characters).",
+)
+def seed_demo_command(sessions: int, password: str) -> None:
+    """Create demo staff and a demo patient with SESSIONS weekly sessions (not in production)."""
+    if current_app.config["CLINIC_ENV"] == "production":
+        raise click.ClickException("seed-demo refuses to run in production.")
+    if db.session.scalar(sa.select(Patient.id).where(Patient.mrn == DEMO_MRN)) is not None:
+        raise click.ClickException(f"The demo patient {DEMO_MRN} already exists.")
+    try:
+        patient = seed_demo(sessions, password)
+    except StaffError as error:
+        raise click.ClickException(error.message) from error
+    db.session.commit()
+    click.echo(
+        f"Demo patient {patient.id} ({DEMO_MRN}) with {sessions} sessions; "
+        f"staff {NURSE_USERNAME} and {CLINICIAN_USERNAME}."
+    )
