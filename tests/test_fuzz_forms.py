@@ -1,0 +1,287 @@
+"""Hypothesis posts hostile values into every form of the app, with CSRF on, as a permitted user.
+
+Issue 6, "Fuzzed input": no answer is a 5xx, nothing implausible is stored, and HTML comes back
+escaped. Each form starts from what its page offers (so many examples pass validation and do
+store) with any of its fields replaced by a generated value: huge, empty, unicode, negative,
+NaN/Infinity, "1e309", SQL and HTML fragments, out-of-range dates, several values for one field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.client import parse_forms
+from clinic.auth.models import Role, User
+from clinic.extensions import db
+from clinic.patients.models import Patient
+from clinic.sessions import services as chart
+from clinic.sessions.closing_services import (
+    active_checklist_items,
+    record_checklist,
+    sign_session,
+)
+from clinic.sessions.models import (
+    Administration,
+    InfusionSession,
+    Method,
+    MonitoringEntry,
+    Phase,
+    Route,
+    Score,
+)
+from tests.conftest import PASSWORD
+from tests.factories import make_patient, open_session_for
+
+SCRIPT = "<script>alert(1)</script>"
+NASTY = [
+    "",
+    " ",
+    "0",
+    "-1",
+    "-0",
+    "1.5",
+    "39",
+    "301",
+    "99999999999999999999",
+    "NaN",
+    "nan",
+    "Infinity",
+    "-Infinity",
+    "1e309",
+    "1E3",
+    "0x10",
+    "½",
+    "٣",  # an Arabic-Indic digit, which int() would accept
+    SCRIPT,
+    '"><img src=x onerror=alert(1)>',
+    "' OR 1=1 --",
+    "'; DROP TABLE patient; --",
+    "0001-01-01",
+    "9999-12-31",
+    "0001-01-01T00:00",
+    "9999-12-31T23:59",
+    "2024-02-30T25:61",
+    "\x00",
+    "a\x00b",
+    "\u202eevil",
+    "Ünïcödé ✓ 患者 \U0001f600",
+    "x" * 10_000,
+    "9" * 5_000,
+    "None",
+    "true",
+]
+value = st.one_of(
+    st.sampled_from(NASTY),
+    st.text(max_size=30),
+    st.integers(min_value=-(10**20), max_value=10**20).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+)
+FUZZ = settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    derandomize=True,  # the same examples on every run: a CI failure reproduces locally
+)
+
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    return {"WTF_CSRF_ENABLED": True}
+
+
+@dataclass
+class Clinic:
+    users: dict[str, User]
+    records: dict[str, int]
+
+
+@pytest.fixture
+def clinic(app: Any, make_user: Callable[..., User]) -> Clinic:
+    users = {
+        "nurse": make_user(Role.NURSE),
+        "clinician": make_user(Role.CLINICIAN),
+        "admin": make_user(Role.ADMIN),
+        "staff_member": make_user(Role.NURSE),
+    }
+    patient = make_patient()
+    session = open_session_for(patient, users["nurse"], users["clinician"])
+    to_cancel = open_session_for(patient, users["nurse"], users["clinician"])
+    signed = open_session_for(patient, users["nurse"], users["clinician"])
+    administrations = {}
+    for target in (session, signed):
+        administrations[target.id] = chart.record_administration(
+            users["clinician"],
+            target.id,
+            chart.AdministrationDetails(
+                drug="Ketamine hydrochloride",
+                route=Route.IV,
+                method=Method.INFUSION,
+                dose_amount=Decimal("35"),
+                dose_unit="mg",
+                rate_amount=None,
+                rate_unit=None,
+                started_at=target.started_at,
+                ended_at=None,
+                site="",
+                lot_number="",
+                ordering_clinician_id=None,
+                note="",
+            ),
+            None,
+        ).entity_id
+    entry = chart.record_monitoring(
+        users["nurse"],
+        session.id,
+        chart.MonitoringDetails(phase=Phase.DURING, occurred_at=session.started_at, spo2=97),
+        None,
+    )
+    for item in active_checklist_items():
+        if item.required:
+            record_checklist(
+                users["clinician"],
+                signed.id,
+                item.id,
+                done=True,
+                detail="A. Driver" if item.detail_label else None,
+            )
+    db.session.commit()
+    sign_session(users["clinician"], signed.id, PASSWORD)
+    db.session.commit()
+    return Clinic(
+        users,
+        {
+            "patient": patient.id,
+            "session": session.id,
+            "to_cancel": to_cancel.id,
+            "signed": signed.id,
+            "administration": administrations[session.id],
+            "monitoring_entry": entry.entity_id,
+            "checklist_item": active_checklist_items()[0].id,
+            "staff_member": users["staff_member"].id,
+        },
+    )
+
+
+# form -> (who posts it, the page that shows it, the URL it posts to); {names} from the records.
+FORMS: dict[str, tuple[str | None, str, str]] = {
+    "login": (None, "/login", "/login"),
+    "password": ("nurse", "/password", "/password"),
+    "staff_new": ("admin", "/staff/new", "/staff/new"),
+    "staff_edit": ("admin", "/staff/{staff_member}", "/staff/{staff_member}"),
+    "staff_reset": ("admin", "/staff/{staff_member}", "/staff/{staff_member}/password"),
+    "patients_new": ("nurse", "/patients/new", "/patients/new"),
+    "patients_edit": ("nurse", "/patients/{patient}/edit", "/patients/{patient}/edit"),
+    "sessions_new": ("nurse", "/sessions/new?patient={patient}", "/sessions/new?patient={patient}"),
+    "administration": ("clinician", "/sessions/{session}", "/sessions/{session}/administrations"),
+    "infusion_event": (
+        "nurse",
+        "/sessions/{session}",
+        "/sessions/{session}/administrations/{administration}/events",
+    ),
+    "monitoring": ("nurse", "/sessions/{session}", "/sessions/{session}/monitoring"),
+    "end": ("nurse", "/sessions/{session}", "/sessions/{session}/end"),
+    "phq9": ("nurse", "/sessions/{session}", "/sessions/{session}/scores/phq9"),
+    "pain": ("nurse", "/sessions/{session}", "/sessions/{session}/scores/pain"),
+    "checklist": ("nurse", "/sessions/{session}", "/sessions/{session}/checklist/{checklist_item}"),
+    "cancel": ("nurse", "/sessions/{to_cancel}", "/sessions/{to_cancel}/cancel"),
+    "void": (
+        "nurse",
+        "/sessions/{session}",
+        "/sessions/{session}/void/monitoring/{monitoring_entry}",
+    ),
+    "sign": ("clinician", "/sessions/{session}", "/sessions/{session}/sign"),
+    "addendum": ("nurse", "/sessions/{signed}", "/sessions/{signed}/addenda"),
+}
+
+
+def _form_fields(client: FlaskClient, page: str, action: str) -> dict[str, str]:
+    response = client.get(page)
+    assert response.status_code == 200, (page, response.status_code)
+    for form in parse_forms(response.get_data(as_text=True)):
+        # A form without an action posts to its own page.
+        if (form.action.split("#")[0] or page) == action:
+            has_token = any(name.endswith("csrf_token") and v for name, v in form.fields.items())
+            assert has_token, f"no CSRF token in the form posting to {action}"
+            return form.fields
+    raise AssertionError(f"{page} has no form posting to {action}")
+
+
+def _assert_nothing_invalid_stored() -> None:
+    db.session.rollback()  # read what the requests committed, not a stale snapshot
+    ranges = {
+        "systolic_bp": (40, 300),
+        "diastolic_bp": (20, 200),
+        "heart_rate": (20, 250),
+        "spo2": (50, 100),
+        "respiratory_rate": (2, 60),
+        "pain_nrs": (0, 10),
+        "sedation_moaas": (0, 5),
+    }
+    for entry in db.session.scalars(sa.select(MonitoringEntry)):
+        for name, (low, high) in ranges.items():
+            number = getattr(entry, name)
+            assert number is None or low <= number <= high, (name, number)
+        if entry.temperature_c is not None:
+            assert entry.temperature_c.is_finite() and 30 <= entry.temperature_c <= 45
+        if entry.systolic_bp and entry.diastolic_bp:
+            assert entry.diastolic_bp < entry.systolic_bp
+    for administration in db.session.scalars(sa.select(Administration)):
+        for amount in (administration.dose_amount, administration.rate_amount):
+            assert amount is None or (amount.is_finite() and amount > 0), amount
+    for score in db.session.scalars(sa.select(Score)):
+        assert score.total is None or 0 <= score.total <= 27
+    today = date.today()
+    for patient in db.session.scalars(sa.select(Patient)):
+        assert patient.date_of_birth <= today + timedelta(days=1), patient.date_of_birth
+        assert patient.date_of_birth.year >= 1900, patient.date_of_birth
+    for weight in db.session.scalars(sa.select(InfusionSession.weight_kg)):
+        assert weight is None or (weight.is_finite() and 0 < weight < 1000), weight
+
+
+@pytest.mark.parametrize("form_name", sorted(FORMS))
+def test_fuzzed_form_input_never_errors_stores_nothing_invalid_and_is_escaped(
+    form_name: str, client: FlaskClient, clinic: Clinic
+) -> None:
+    role, page, action = FORMS[form_name]
+    page, action = page.format(**clinic.records), action.format(**clinic.records)
+    if role:
+        _login_with_csrf(client, clinic.users[role].username)
+    fields = _form_fields(client, page, action)
+    names = sorted(name for name in fields if not name.endswith("csrf_token"))
+    assert names, f"the form posting to {action} has no fields"
+
+    @FUZZ
+    @given(
+        changes=st.dictionaries(
+            st.sampled_from(names), st.one_of(value, st.lists(value, min_size=2, max_size=3))
+        )
+    )
+    def post(changes: dict[str, Any]) -> None:
+        response = client.post(action, data={**fields, **changes})
+        body = response.get_data(as_text=True)
+        assert response.status_code < 500, (changes, body[-2000:])
+        assert SCRIPT not in body, changes
+        _assert_nothing_invalid_stored()
+
+    post()
+
+
+def _login_with_csrf(client: FlaskClient, username: str) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert token, "no CSRF token on the sign-in page"
+    response = client.post(
+        "/login", data={"csrf_token": token.group(1), "username": username, "password": PASSWORD}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[-1000:]
