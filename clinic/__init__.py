@@ -55,19 +55,18 @@ def _load_user(session_token: str) -> Any:
 
 
 def register_blueprints(app: Flask) -> None:
+    from clinic import auth, main, patients, sessions, staff
     from clinic.audit import views as audit_views
-    from clinic.auth import bp as auth_bp
-    from clinic.main import bp as main_bp
-    from clinic.patients import bp as patients_bp
-    from clinic.sessions import bp as sessions_bp
-    from clinic.staff import bp as staff_bp
 
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(main_bp)
-    app.register_blueprint(staff_bp)
-    app.register_blueprint(patients_bp)
-    app.register_blueprint(sessions_bp)
-    app.register_blueprint(audit_views.bp)
+    for blueprint in (
+        auth.blueprint(),
+        main.blueprint(),
+        staff.blueprint(),
+        patients.blueprint(),
+        sessions.blueprint(),
+        audit_views.bp,
+    ):
+        app.register_blueprint(blueprint)
 
 
 def register_cli_commands(app: Flask) -> None:

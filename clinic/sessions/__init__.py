@@ -4,5 +4,13 @@ from flask import Blueprint
 
 bp = Blueprint("sessions", __name__, url_prefix="/sessions")
 
-from clinic.sessions import views  # noqa: E402,F401  (routes register on bp)
-from clinic.sessions import closing_views  # noqa: E402,F401
+
+def blueprint() -> Blueprint:
+    """The blueprint with its routes.
+
+    The view modules are imported here rather than at package import, so that importing a
+    model (clinic.sessions.models) never drags in views that import models of other packages.
+    """
+    from clinic.sessions import closing_views, views  # noqa: F401
+
+    return bp

@@ -4,4 +4,13 @@ from flask import Blueprint
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-from clinic.staff import views  # noqa: E402,F401  (routes register on bp)
+
+def blueprint() -> Blueprint:
+    """The blueprint with its routes.
+
+    The view modules are imported here rather than at package import, so that importing a
+    model (clinic.staff.models) never drags in views that import models of other packages.
+    """
+    from clinic.staff import views  # noqa: F401
+
+    return bp
