@@ -6,15 +6,11 @@ so a double tap or a retry after a timeout stores one entry.
 
 from __future__ import annotations
 
-import secrets
-from datetime import datetime, timedelta
 from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import (
-    DateTimeLocalField,
     Field,
-    HiddenField,
     IntegerField,
     PasswordField,
     RadioField,
@@ -27,16 +23,12 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
-    ValidationError,
 )
 
-from clinic.clinic_time import from_local, local_now
+from clinic.sessions.entry_time import OneTimeForm, occurred_at_field
 from clinic.sessions.models import ChecklistItem, ScoreTiming
 from clinic.sessions.scoring import PAIN_MAX, PAIN_MIN, PHQ9_ANSWERS, PHQ9_ITEMS
 
-DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
-# A tablet clock a few minutes fast is not an error; a score an hour ahead is.
-FUTURE_TOLERANCE = timedelta(minutes=5)
 TIMING_CHOICES = [
     (ScoreTiming.BEFORE.value, "Before the session"),
     (ScoreTiming.AFTER.value, "After the session"),
@@ -44,30 +36,6 @@ TIMING_CHOICES = [
 PHQ9_CHOICES = [(value, f"{value} · {label}") for value, label in PHQ9_ANSWERS]
 DONE, NOT_DONE = "done", "not_done"
 REASON_MAX = 1000
-
-
-def _new_submission_key() -> str:
-    return secrets.token_urlsafe(24)
-
-
-def _local_now_minute() -> datetime:
-    return local_now().replace(tzinfo=None, second=0, microsecond=0)
-
-
-def _not_in_future(form: Any, field: Field) -> None:
-    limit = from_local(local_now().replace(tzinfo=None) + FUTURE_TOLERANCE)
-    if field.data is not None and from_local(field.data) > limit:
-        raise ValidationError("This time is in the future.")
-
-
-def _occurred_at(label: str = "Time") -> DateTimeLocalField:
-    return DateTimeLocalField(
-        label,
-        format=DATETIME_FORMAT,
-        default=_local_now_minute,
-        validators=[InputRequired(message="Enter the time."), _not_in_future],
-        description="Clinic time; correct it if this happened earlier.",
-    )
 
 
 def _required_text(label: str, message: str, max_length: int = REASON_MAX) -> TextAreaField:
@@ -83,21 +51,6 @@ def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-class OneTimeForm(FlaskForm):
-    """A create form: a new key at each render, remembered when the post is stored.
-
-    `default_prefix` keeps field ids unique on the chart, where several forms share field names
-    (a label for "timing-0" must tick the radio of its own form).
-    """
-
-    default_prefix = ""
-    submission_key = HiddenField(default=_new_submission_key, validators=[Length(max=64)])
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", self.default_prefix)
-        super().__init__(*args, **kwargs)
-
-
 def _timing_field() -> RadioField:
     return RadioField(
         "When",
@@ -109,7 +62,7 @@ def _timing_field() -> RadioField:
 class Phq9Form(OneTimeForm):
     default_prefix = "phq9"
     timing = _timing_field()
-    occurred_at = _occurred_at()
+    occurred_at = occurred_at_field()
 
     @property
     def item_fields(self) -> list[Field]:
@@ -137,7 +90,7 @@ for _number, _text in enumerate(PHQ9_ITEMS, start=1):
 class PainForm(OneTimeForm):
     default_prefix = "pain"
     timing = _timing_field()
-    occurred_at = _occurred_at()
+    occurred_at = occurred_at_field()
     score = IntegerField(
         "Pain (0 no pain to 10 worst imaginable)",
         validators=[

@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response
 from clinic.audit.services import record_audit_event
 from clinic.auth.access import roles_required
 from clinic.auth.models import Role
-from clinic.clinic_time import format_local, from_local
+from clinic.clinic_time import format_local
 from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.sessions import bp
@@ -40,6 +40,7 @@ from clinic.sessions.closing_forms import (
     SignForm,
     VoidForm,
 )
+from clinic.sessions.entry_time import entered_time
 from clinic.sessions.guards import SessionLockedError, SessionNotFoundError
 from clinic.sessions.models import (
     Addendum,
@@ -264,7 +265,7 @@ def add_phq9(session_id: int) -> Response | tuple[str, int]:
             current_user,
             session_id,
             timing=_timing(form),
-            occurred_at=from_local(form.occurred_at.data),
+            occurred_at=entered_time(form, form.occurred_at),
             answers=form.answers,
             submission_key=form.submission_key.data,
         )
@@ -290,7 +291,7 @@ def add_pain(session_id: int) -> Response | tuple[str, int]:
             current_user,
             session_id,
             timing=_timing(form),
-            occurred_at=from_local(form.occurred_at.data),
+            occurred_at=entered_time(form, form.occurred_at),
             score=form.score.data,
             submission_key=form.submission_key.data,
         )

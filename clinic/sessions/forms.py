@@ -8,26 +8,27 @@ form carries a one-time `submission_key`, so a double tap or a retry stores one 
 from __future__ import annotations
 
 import re
-import secrets
-from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
     Field,
-    HiddenField,
     SelectField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from clinic.clinic_time import from_local, local_now
-from clinic.database import utcnow
 from clinic.patients.models import Indication
+from clinic.sessions.entry_time import (
+    DATETIME_FORMAT,
+    EntryTimeForm,
+    OneTimeForm,
+    not_in_future,
+    occurred_at_field,
+)
 from clinic.sessions.models import (
     Dissociation,
     InfusionEventKind,
@@ -38,12 +39,9 @@ from clinic.sessions.models import (
 )
 from clinic.sessions.vitals import implausibility
 
-DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 DEFAULT_DRUG = "Ketamine hydrochloride"
 DOSE_UNITS = ("mg", "mcg", "mL", "mg/kg")
 RATE_UNITS = ("mg/h", "mL/h", "mg/kg/h", "mcg/kg/min")
-# A clock running a few minutes fast on a tablet is not an error; an entry an hour ahead is.
-FUTURE_TOLERANCE = timedelta(minutes=5)
 
 ROUTE_CHOICES = [(route.value, route.label) for route in Route]
 METHOD_CHOICES = [(method.value, method.value.capitalize()) for method in Method]
@@ -156,35 +154,6 @@ class VitalField(StringField):
 
 def optional_int(value: Any) -> int | None:
     return None if value in (None, "", "None") else int(value)
-
-
-def _new_submission_key() -> str:
-    return secrets.token_urlsafe(24)
-
-
-def _local_now_minute() -> datetime:
-    return local_now().replace(tzinfo=None, second=0, microsecond=0)
-
-
-def not_in_future(form: Any, field: Field) -> None:
-    if field.data is not None and from_local(field.data) > utcnow() + FUTURE_TOLERANCE:
-        raise ValidationError("This time is in the future.")
-
-
-class OneTimeForm(FlaskForm):
-    """A create form: its key is new at each render and remembered when the post is stored."""
-
-    submission_key = HiddenField(default=_new_submission_key, validators=[Length(max=64)])
-
-
-def occurred_at_field(label: str) -> DateTimeLocalField:
-    return DateTimeLocalField(
-        label,
-        format=DATETIME_FORMAT,
-        default=_local_now_minute,
-        validators=[InputRequired(message="Enter the time."), not_in_future],
-        description="Clinic time; correct it if this happened earlier.",
-    )
 
 
 class OpenSessionForm(OneTimeForm):
@@ -350,7 +319,7 @@ class MonitoringForm(OneTimeForm):
         return valid
 
 
-class EndSessionForm(FlaskForm):
+class EndSessionForm(EntryTimeForm):
     discharged_at = occurred_at_field("Discharge time")
     discharged_with = StringField(
         "Left with (driver's name)",

@@ -28,6 +28,7 @@ from clinic.patients.models import Indication, Patient
 from clinic.sessions import bp
 from clinic.sessions import services as chart_services
 from clinic.sessions.closing_views import closing_context
+from clinic.sessions.entry_time import entered_time
 from clinic.sessions.forms import (
     AdministrationForm,
     EndSessionForm,
@@ -117,7 +118,7 @@ def new() -> Response | str | tuple[str, int]:
             route=Route(form.route.data),
             attending_clinician_id=form.attending_clinician_id.data,
             nurse_id=form.nurse_id.data,
-            started_at=from_local(form.started_at.data),
+            started_at=entered_time(form, form.started_at),
             consent_on_file=bool(form.consent_on_file.data),
             fasting_confirmed=bool(form.fasting_confirmed.data),
             weight_kg=form.weight_kg.data,
@@ -330,7 +331,7 @@ def add_administration(session_id: int) -> Response | tuple[Any, int]:
         dose_unit=form.dose_unit.data,
         rate_amount=form.rate_amount.data,
         rate_unit=form.rate_unit.data or None,
-        started_at=from_local(form.started_at.data),
+        started_at=entered_time(form, form.started_at),
         ended_at=_utc(form.ended_at.data),
         site=(form.site.data or "").strip(),
         lot_number=(form.lot_number.data or "").strip(),
@@ -365,7 +366,7 @@ def add_infusion_event(session_id: int, administration_id: int) -> Response | tu
         )
     details = chart_services.InfusionEventDetails(
         kind=InfusionEventKind(form.kind.data),
-        occurred_at=from_local(form.occurred_at.data),
+        occurred_at=entered_time(form, form.occurred_at),
         rate_amount=form.rate_amount.data,
         rate_unit=form.rate_unit.data or None,
         bolus_amount=form.bolus_amount.data,
@@ -404,7 +405,7 @@ def add_monitoring(session_id: int) -> Response | tuple[Any, int]:
         return _rerender(infusion_session.id, monitoring_form=form, focus="monitoring")
     details = chart_services.MonitoringDetails(
         phase=Phase(form.phase.data),
-        occurred_at=from_local(form.occurred_at.data),
+        occurred_at=entered_time(form, form.occurred_at),
         systolic_bp=form.systolic_bp.data,
         diastolic_bp=form.diastolic_bp.data,
         heart_rate=form.heart_rate.data,
@@ -447,7 +448,7 @@ def end(session_id: int) -> Response | tuple[Any, int]:
         chart_services.end_session(
             current_user,
             session_id,
-            from_local(form.discharged_at.data),
+            entered_time(form, form.discharged_at),
             form.discharged_with.data or "",
         )
     except SessionLockedError as error:
