@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from clinic.extensions import db
@@ -52,6 +52,16 @@ def register_error_handlers(app: Flask) -> None:
         app.logger.warning("database unavailable: %s", type(error.orig).__name__)
         _rollback_quietly()
         return render_error(503)
+
+    # Input the database cannot hold (PostgreSQL refuses a NUL byte in text) is the request's
+    # fault, not the server's: nothing is stored and the user is told, never a 500.
+    @app.errorhandler(DataError)
+    def data_refused(error: DataError) -> tuple[str, int]:
+        app.logger.info("input refused by the database: %s", type(error.orig).__name__)
+        _rollback_quietly()
+        return render_error(
+            400, "The form contained characters that cannot be stored. Nothing was saved."
+        )
 
     @app.errorhandler(InternalServerError)
     def internal_error(error: InternalServerError) -> tuple[str, int]:

@@ -285,3 +285,19 @@ def _login_with_csrf(client: FlaskClient, username: str) -> None:
         "/login", data={"csrf_token": token.group(1), "username": username, "password": PASSWORD}
     )
     assert response.status_code == 302, response.get_data(as_text=True)[-1000:]
+
+
+def test_nul_byte_in_text_is_refused_without_error_on_every_database(
+    client: FlaskClient, clinic: Clinic
+) -> None:
+    """PostgreSQL cannot store NUL in text: that was a 500 before errors.py mapped it to 400."""
+    _login_with_csrf(client, clinic.users["nurse"].username)
+    action = f"/sessions/{clinic.records['session']}/monitoring"
+    fields = _form_fields(client, f"/sessions/{clinic.records['session']}", action)
+    response = client.post(action, data={**fields, "note": "a\x00b"})
+    assert response.status_code in (302, 400, 422), response.status_code
+    action = "/patients/new"
+    fields = _form_fields(client, action, action)
+    response = client.post(action, data={**fields, "family_name": "Doe\x00", "mrn": "NUL-1"})
+    assert response.status_code in (200, 302, 400, 422), response.status_code
+    _assert_nothing_invalid_stored()
