@@ -44,7 +44,8 @@ def _staff(username: str, full_name: str, credentials: str, role: Role, password
     if existing is not None:
         return existing
     details = StaffDetails(full_name=full_name, credentials=credentials, role=role)
-    return create_user(None, username, details, password)
+    # The operator chose this password on the command line: no forced change at first sign-in.
+    return create_user(None, username, details, password, must_change_password=False)
 
 
 def phq9_answers(total: int, item9: int = 0) -> list[int]:

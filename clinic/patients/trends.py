@@ -21,7 +21,8 @@ from clinic.sessions.scoring import PAIN_MAX, PHQ9_BANDS, PHQ9_MAX_TOTAL
 
 # Drawing area, in SVG user units (the viewBox); the CSS scales the whole chart to its column.
 WIDTH = 720
-LEFT, RIGHT, TOP, BOTTOM = 44, 16, 12, 34
+# The right margin holds the PHQ-9 band names, outside the plot so no point hides them.
+LEFT, RIGHT, TOP, BOTTOM = 40, 150, 12, 34
 MAX_X_TICKS = 6
 MIN_SESSIONS_FOR_TREND = 2
 BAND_CLASSES = ("band-minimal", "band-mild", "band-moderate", "band-modsevere", "band-severe")
@@ -104,6 +105,7 @@ class Band:
 class Tick:
     position: float
     label: str
+    anchor: str = "middle"  # SVG text-anchor: the last date ends at the axis end, not past it
 
 
 @dataclass(frozen=True)
@@ -233,6 +235,8 @@ def _x_ticks(scored: Sequence[SessionScores], x_of: Callable[[datetime], float])
         if ticks and (position - ticks[-1].position < 80 or ticks[-1].label == label):
             continue
         ticks.append(Tick(position, label))
+    if len(ticks) > 1:
+        ticks[-1] = Tick(ticks[-1].position, ticks[-1].label, "end")
     return ticks
 
 
