@@ -429,7 +429,9 @@ def add_monitoring(session_id: int) -> Response | tuple[Any, int]:
         return _rerender(session_id, monitoring_form=form, focus="monitoring")
     db.session.commit()
     # Straight back to an empty form with the cursor in its first field: the next set of vitals.
-    return _back_to(session_id, "monitoring")
+    # No #fragment: a browser skips `autofocus` on a page opened at a fragment's target (HTML
+    # autofocus rules), and the focused field scrolls into view by itself.
+    return redirect(url_for("sessions.chart", session_id=session_id))
 
 
 # --- ending --------------------------------------------------------------------------------

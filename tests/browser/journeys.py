@@ -1,0 +1,276 @@
+"""UI steps shared by the journeys: each one a person's actions (labels, button text, roles).
+
+The live server is shared by every browser module of a run, so each module creates the staff it
+needs through the admin's pages under its own usernames, and the admin's sign-in works whether
+or not journey 1 has already replaced the first password.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from playwright.sync_api import Locator, Page, expect
+
+from tests.browser.checks import check_page
+from tests.browser.conftest import ADMIN_FIRST_PASSWORD, ADMIN_USERNAME
+
+# Journey 1 changes the admin's first password to this one; the other journeys do the same
+# when they are the first to sign in, so the admin ends a run with one known password.
+ADMIN_PASSWORD = "a-long-office-passphrase-7"
+TEMPORARY_PASSWORD = "temporary-pass-2026"
+LOGIN_REFUSED = "Sign-in failed"
+
+
+@dataclass(frozen=True)
+class Staff:
+    username: str
+    full_name: str
+    credentials: str
+    role: str  # as the staff form shows it: "Nurse", "Clinician"
+    password: str
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.full_name}, {self.credentials}"
+
+
+@dataclass(frozen=True)
+class PatientDetails:
+    mrn: str
+    family_name: str
+    given_name: str
+    date_of_birth: str = "1979-04-12"
+    sex: str = "Female"
+    indication: str = "Depression"
+    allergies: str = "Sulfonamides (rash)"
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.family_name.upper()}, {self.given_name}"
+
+
+def sign_in(page: Page, base: str, username: str, password: str, *, check: bool = True) -> bool:
+    """Sign in from the login page; False when the app refuses the username and password."""
+    page.goto(f"{base}/login")
+    if check:
+        check_page(page)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    signed_in = page.get_by_role("button", name="Sign out")
+    refused = page.get_by_text(LOGIN_REFUSED)
+    expect(signed_in.or_(refused)).to_be_visible()
+    return signed_in.is_visible()
+
+
+def change_password_if_needed(page: Page, current: str, new: str, *, check: bool = True) -> None:
+    """A first sign-in lands on the password page: choose the new password there."""
+    if not re.search(r"/password$", page.url):
+        return
+    if check:
+        check_page(page)
+    page.get_by_label("Current password").fill(current)
+    page.get_by_label("New password", exact=True).fill(new)
+    page.get_by_label("Repeat the new password").fill(new)
+    page.get_by_role("button", name="Change password").click()
+    expect(page.get_by_text("Your password is changed.")).to_be_visible()
+
+
+def sign_in_as_admin(page: Page, base: str, *, check: bool = True) -> None:
+    """The admin, whether journey 1 has already changed the first password or not."""
+    if not sign_in(page, base, ADMIN_USERNAME, ADMIN_PASSWORD, check=check):
+        assert sign_in(page, base, ADMIN_USERNAME, ADMIN_FIRST_PASSWORD, check=False)
+        change_password_if_needed(page, ADMIN_FIRST_PASSWORD, ADMIN_PASSWORD, check=check)
+
+
+def sign_out(page: Page) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text("You are signed out.")).to_be_visible()
+
+
+def create_staff(page: Page, staff: Staff, *, check: bool = True) -> None:
+    """As the admin: a new account with a temporary password, changed at its first sign-in."""
+    page.get_by_role("link", name="Staff", exact=True).click()
+    page.get_by_role("link", name="New account").click()
+    if check:
+        check_page(page)
+    page.get_by_label("Username").fill(staff.username)
+    page.get_by_label("Full name").fill(staff.full_name)
+    page.get_by_label("Credentials").fill(staff.credentials)
+    page.get_by_label("Role").select_option(label=staff.role)
+    page.get_by_label("Temporary password").fill(TEMPORARY_PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_text(f"Account {staff.username} created.")).to_be_visible()
+
+
+def create_staff_as_admin(page: Page, base: str, *staff: Staff, check: bool = True) -> None:
+    sign_in_as_admin(page, base, check=check)
+    for person in staff:
+        create_staff(page, person, check=check)
+    sign_out(page)
+
+
+def first_sign_in(page: Page, base: str, staff: Staff, *, check: bool = True) -> None:
+    """A new member of staff signs in with the temporary password and chooses their own."""
+    assert sign_in(page, base, staff.username, TEMPORARY_PASSWORD, check=check)
+    expect(page).to_have_url(re.compile(r"/password$"))
+    change_password_if_needed(page, TEMPORARY_PASSWORD, staff.password, check=check)
+
+
+def register_patient(page: Page, patient: PatientDetails, *, check: bool = True) -> int:
+    """From any page: Patients → Register patient. Returns the new patient's id."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Patients").click()
+    if check:
+        check_page(page)
+    page.get_by_role("link", name="Register patient").click()
+    if check:
+        check_page(page)
+    page.get_by_label("MRN").fill(patient.mrn)
+    page.get_by_label("Family name").fill(patient.family_name)
+    page.get_by_label("Given name").fill(patient.given_name)
+    page.get_by_label("Date of birth").fill(patient.date_of_birth)
+    page.get_by_label("Sex").select_option(label=patient.sex)
+    page.get_by_label("Indication").select_option(label=patient.indication)
+    page.get_by_label("Allergies").fill(patient.allergies)
+    page.get_by_role("button", name="Register patient").click()
+    expect(page).to_have_url(re.compile(r"/patients/\d+$"))
+    expect(page.get_by_text(patient.allergies).first).to_be_visible()
+    return int(page.url.rsplit("/", 1)[1])
+
+
+def open_session(
+    page: Page,
+    attending: Staff,
+    nurse: Staff,
+    *,
+    route: str = "Intravenous (IV)",
+    weight_kg: str = "72.5",
+    check: bool = True,
+) -> int:
+    """From the patient's page: New session → Open session. Returns the session's id."""
+    page.get_by_role("link", name="New session").click()
+    if check:
+        check_page(page)
+    page.get_by_label("Route of administration").select_option(label=route)
+    page.get_by_label("Attending clinician").select_option(label=attending.display_name)
+    page.get_by_label("Nurse").select_option(label=nurse.display_name)
+    page.get_by_label("Weight (kg)").fill(weight_kg)
+    page.get_by_label("Consent on file").check()
+    page.get_by_label("Fasting (NPO) confirmed").check()
+    page.get_by_role("button", name="Open session").click()
+    expect(page).to_have_url(re.compile(r"/sessions/\d+"))
+    return int(re.search(r"/sessions/(\d+)", page.url).group(1))
+
+
+def record_administration(
+    page: Page,
+    *,
+    method: str = "Infusion",
+    dose: str = "0.5",
+    dose_unit: str = "mg/kg",
+    rate: str = "",
+    rate_unit: str = "",
+    site: str = "Left antecubital",
+    lot: str = "KET-2026-114",
+) -> None:
+    """On the chart: the administration exactly as the clinician ordered it."""
+    card = page.locator("details", has=page.get_by_text("Record an administration"))
+    if card.get_attribute("open") is None:
+        card.get_by_text("Record an administration").click()
+    card.get_by_label("Method").select_option(label=method)
+    card.get_by_label("Dose", exact=True).fill(dose)
+    card.get_by_label("Dose unit").select_option(label=dose_unit)
+    if rate:
+        card.get_by_label("Rate (optional)").fill(rate)
+        card.get_by_label("Rate unit").select_option(label=rate_unit)
+    card.get_by_label("Site").fill(site)
+    card.get_by_label("Lot number").fill(lot)
+    card.get_by_role("button", name="Record administration").click()
+    expect(page.get_by_text("Administration recorded.")).to_be_visible()
+
+
+def monitoring_form(page: Page) -> Locator:
+    return page.get_by_role("form", name="New monitoring entry")
+
+
+VITAL_LABELS = {
+    "systolic": "BP systolic",
+    "diastolic": "BP diastolic",
+    "hr": "HR /min",
+    "spo2": "SpO₂ %",
+    "rr": "RR /min",
+}
+
+
+def fill_vitals(page: Page, **values: str) -> None:
+    """Type values by label (systolic, diastolic, hr, spo2, rr; sedation, dissociation as shown)."""
+    form = monitoring_form(page)
+    for key, label in VITAL_LABELS.items():
+        if key in values:
+            form.get_by_label(label, exact=True).fill(values[key])
+    if "sedation" in values:
+        form.get_by_label("Sedation (MOAA/S)").select_option(label=values["sedation"])
+    if "dissociation" in values:
+        form.get_by_label("Dissociation").select_option(label=values["dissociation"])
+    if "note" in values:
+        form.get_by_label("Note").fill(values["note"])
+
+
+def record_vitals(page: Page, **values: str) -> None:
+    """One monitoring entry through the quick-entry form; back on the chart after saving."""
+    rows = page.get_by_test_id("flowsheet").locator("tr[data-kind=monitoring]")
+    before = rows.count()
+    fill_vitals(page, **values)
+    monitoring_form(page).get_by_role("button", name="Save").click()
+    expect(rows).to_have_count(before + 1)
+
+
+def record_pain(page: Page, score: str, timing: str = "After the session") -> None:
+    form = page.locator("#pain-form")
+    form.get_by_label("Pain (0 no pain to 10 worst imaginable)").fill(score)
+    form.get_by_label(timing).check()
+    form.get_by_role("button", name="Save pain score").click()
+    expect(page.get_by_text(f"Pain score recorded: {score}/10.")).to_be_visible()
+
+
+def record_phq9(page: Page, answers: list[int], timing: str = "Before the session") -> None:
+    """The nine items, each answered by its label ("1 · Several days"), then when it was asked."""
+    page.get_by_text("Record a PHQ-9…").click()
+    form = page.locator("#phq9-form")
+    labels = {
+        0: "Not at all",
+        1: "Several days",
+        2: "More than half the days",
+        3: "Nearly every day",
+    }
+    groups = form.get_by_role("group")
+    for number, answer in enumerate(answers, start=1):
+        item = groups.filter(has_text=re.compile(rf"^\s*{number}\. "))
+        item.get_by_label(f"{answer} · {labels[answer]}").check()
+    form.get_by_label(timing).check()
+    form.get_by_role("button", name="Save PHQ-9").click()
+    expect(page.get_by_text(f"PHQ-9 recorded: {sum(answers)} (")).to_be_visible()
+
+
+CHECKLIST_ITEMS = (
+    "Designated driver confirmed",
+    "Post-treatment instructions given",
+    "Patient alert and oriented",
+    "Vital signs near baseline",
+)
+
+
+def complete_checklist(page: Page, driver: str) -> None:
+    """Every item done; the driver's item with the driver's name."""
+    section = page.get_by_role("region", name="Discharge checklist")
+    for label in CHECKLIST_ITEMS:
+        item = section.locator("li.list-group-item").filter(has=page.get_by_text(label, exact=True))
+        item.get_by_text("Record", exact=True).click()
+        item.get_by_label("Done", exact=True).check()
+        if label == "Designated driver confirmed":
+            item.get_by_label("Driver's name").fill(driver)
+        item.get_by_role("button", name="Save").click()
+        expect(page.get_by_text(f"Checklist: {label} recorded.")).to_be_visible()
+        item = section.locator("li.list-group-item").filter(has=page.get_by_text(label, exact=True))
+        expect(item.get_by_test_id("checklist-state")).to_contain_text("Done")
