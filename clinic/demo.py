@@ -115,7 +115,7 @@ def _chart_session(
             weight_kg=Decimal("68.40"),
         ),
         None,
-    ).entity_id
+    ).entry.id
     dosing = started_at + timedelta(minutes=15)
     if route == Route.IV:
         administrations = [(Method.INFUSION, Decimal("0.5"), "mg/kg", 40)]

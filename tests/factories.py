@@ -73,7 +73,7 @@ def open_session_for(
         None,
     )
     db.session.commit()
-    return db.session.get(InfusionSession, written.entity_id)
+    return db.session.get(InfusionSession, written.entry.id)
 
 
 def record_vitals(infusion_session: InfusionSession, nurse: User, at: datetime) -> None:
@@ -131,7 +131,7 @@ def record_administration(
         None,
     )
     db.session.commit()
-    return written.entity_id
+    return written.entry.id
 
 
 def phq9_answers(total: int, item9: int = 0) -> list[int]:

@@ -120,8 +120,8 @@ def _seed(make_user: Callable[..., User]) -> tuple[dict[str, User], dict[str, An
     records = {
         "patient": patient.id,
         "session": session.id,
-        "administration": written.entity_id,
-        "monitoring_entry": entry.entity_id,
+        "administration": written.entry.id,
+        "monitoring_entry": entry.entry.id,
         "checklist_item": active_checklist_items()[0].id,
         "staff_member": make_user(Role.NURSE).id,
     }

@@ -139,7 +139,7 @@ def clinic(app: Any, make_user: Callable[..., User]) -> Clinic:
                 note="",
             ),
             None,
-        ).entity_id
+        ).entry.id
     entry = chart.record_monitoring(
         users["nurse"],
         session.id,
@@ -166,7 +166,7 @@ def clinic(app: Any, make_user: Callable[..., User]) -> Clinic:
             "to_cancel": to_cancel.id,
             "signed": signed.id,
             "administration": administrations[session.id],
-            "monitoring_entry": entry.entity_id,
+            "monitoring_entry": entry.entry.id,
             "checklist_item": active_checklist_items()[0].id,
             "staff_member": users["staff_member"].id,
         },

@@ -84,7 +84,7 @@ def record(charting: dict[str, Any], minutes_after_start: int, **values: Any) ->
         None,
     )
     _db.session.commit()
-    return _db.session.get(MonitoringEntry, written.entity_id)
+    return _db.session.get(MonitoringEntry, written.entry.id)
 
 
 def chart_html(client: FlaskClient, session_id: int) -> str:

@@ -84,7 +84,7 @@ def open_session_for(
         None,
     )
     _db.session.commit()
-    return _db.session.get(InfusionSession, written.entity_id)
+    return _db.session.get(InfusionSession, written.entry.id)
 
 
 def add_administration(
@@ -117,7 +117,7 @@ def add_administration(
         None,
     )
     _db.session.commit()
-    return _db.session.get(Administration, written.entity_id)
+    return _db.session.get(Administration, written.entry.id)
 
 
 def sign_in_db(infusion_session_id: int) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -22,12 +22,8 @@ from clinic.auth.passwords import verify_password
 from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.sessions.digest import content_digest
-from clinic.sessions.guards import (
-    earlier_submission,
-    lock_session,
-    lock_session_for_change,
-    remember_submission,
-)
+from clinic.sessions.entries import ChartError, Saved, earlier_entry, store_entry
+from clinic.sessions.guards import lock_session, lock_session_for_change
 from clinic.sessions.models import (
     Addendum,
     Administration,
@@ -55,24 +51,13 @@ VOIDABLE: dict[str, type[Any]] = {
     "checklist": ChecklistCompletion,
 }
 
-T = TypeVar("T")
 
-
-class ClosingError(ValueError):
-    """A refusal the user can act on; `field` names the form field it belongs next to."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class WrongPasswordError(ClosingError):
+class WrongPasswordError(ChartError):
     def __init__(self) -> None:
         super().__init__("The password is not correct; the session was not signed.", "password")
 
 
-class SignOffRefusedError(ClosingError):
+class SignOffRefusedError(ChartError):
     def __init__(self, missing: list[str]) -> None:
         super().__init__("The session cannot be signed yet: " + "; ".join(missing) + ".")
         self.missing = missing
@@ -87,14 +72,6 @@ class EntryNotFoundError(LookupError):
 
 
 @dataclass(frozen=True)
-class Saved(Generic[T]):
-    """What a create call stored, or found stored by an earlier post of the same form."""
-
-    entry: T
-    created: bool = True
-
-
-@dataclass(frozen=True)
 class ChecklistRow:
     item: ChecklistItem
     current: ChecklistCompletion | None
@@ -102,14 +79,6 @@ class ChecklistRow:
 
 
 # --- scores ---------------------------------------------------------------------------------
-
-
-def _duplicate(model: type[T], key: str | None) -> Saved[T] | None:
-    earlier = earlier_submission(key)
-    if earlier is None or earlier.entity_id is None:
-        return None
-    entry = db.session.get(model, earlier.entity_id)
-    return Saved(entry, created=False) if entry is not None else None
 
 
 def _add_score(
@@ -122,7 +91,7 @@ def _add_score(
     total: int,
     risk_flag: bool,
     submission_key: str | None,
-) -> Score:
+) -> Saved[Score]:
     score = Score(
         session_id=infusion_session.id,
         instrument=instrument,
@@ -133,8 +102,6 @@ def _add_score(
         risk_flag=risk_flag,
         recorded_by_id=actor.id,
     )
-    db.session.add(score)
-    db.session.flush()
     changes: dict[str, Any] = {
         "instrument": instrument.value,
         "timing": timing.value,
@@ -143,16 +110,14 @@ def _add_score(
     }
     if instrument == Instrument.PHQ9:
         changes.update(answers=answers, band=phq9_band(total), risk_flag=risk_flag)
-    record_audit_event(
-        actor_id=actor.id,
-        action="score_recorded",
-        entity="score",
-        entity_id=score.id,
+    return store_entry(
+        actor,
+        score,
         patient_id=infusion_session.patient_id,
+        action="score_recorded",
         changes=changes,
+        submission_key=submission_key,
     )
-    remember_submission(submission_key, actor.id, "score", score.id)
-    return score
 
 
 def record_phq9(
@@ -165,23 +130,21 @@ def record_phq9(
     submission_key: str | None = None,
 ) -> Saved[Score]:
     infusion_session = lock_session_for_change(session_id)
-    duplicate = _duplicate(Score, submission_key)
-    if duplicate:
-        return duplicate
+    earlier = earlier_entry(Score, submission_key)
+    if earlier is not None:
+        return earlier
     answers = list(answers)
     total = phq9_total(answers)  # ValueError on a malformed list: the form already refused it
-    return Saved(
-        _add_score(
-            actor,
-            infusion_session,
-            Instrument.PHQ9,
-            timing,
-            occurred_at,
-            answers,
-            total,
-            phq9_risk_flag(answers),
-            submission_key,
-        )
+    return _add_score(
+        actor,
+        infusion_session,
+        Instrument.PHQ9,
+        timing,
+        occurred_at,
+        answers,
+        total,
+        phq9_risk_flag(answers),
+        submission_key,
     )
 
 
@@ -195,25 +158,23 @@ def record_pain(
     submission_key: str | None = None,
 ) -> Saved[Score]:
     infusion_session = lock_session_for_change(session_id)
-    duplicate = _duplicate(Score, submission_key)
-    if duplicate:
-        return duplicate
+    earlier = earlier_entry(Score, submission_key)
+    if earlier is not None:
+        return earlier
     try:
         check_pain_score(score)
     except ValueError as error:
-        raise ClosingError(str(error), "score") from error
-    return Saved(
-        _add_score(
-            actor,
-            infusion_session,
-            Instrument.PAIN_NRS,
-            timing,
-            occurred_at,
-            [score],
-            score,
-            False,
-            submission_key,
-        )
+        raise ChartError(str(error), "score") from error
+    return _add_score(
+        actor,
+        infusion_session,
+        Instrument.PAIN_NRS,
+        timing,
+        occurred_at,
+        [score],
+        score,
+        False,
+        submission_key,
     )
 
 
@@ -257,18 +218,18 @@ def record_checklist(
     submission_key: str | None = None,
 ) -> Saved[ChecklistCompletion]:
     infusion_session = lock_session_for_change(session_id)
-    duplicate = _duplicate(ChecklistCompletion, submission_key)
-    if duplicate:
-        return duplicate
+    earlier = earlier_entry(ChecklistCompletion, submission_key)
+    if earlier is not None:
+        return earlier
     item = db.session.get(ChecklistItem, item_id)
     if item is None or not item.active:
         raise EntryNotFoundError(item_id)
     reason = (not_done_reason or "").strip() or None
     detail = (detail or "").strip() or None
     if not done and reason is None:
-        raise ClosingError("Give the reason it was not done.", "not_done_reason")
+        raise ChartError("Give the reason it was not done.", "not_done_reason")
     if done and item.detail_label and detail is None:
-        raise ClosingError(f"Enter the {item.detail_label.lower()}.", "detail")
+        raise ChartError(f"Enter the {item.detail_label.lower()}.", "detail")
     completion = ChecklistCompletion(
         session_id=infusion_session.id,
         item_id=item.id,
@@ -279,14 +240,11 @@ def record_checklist(
         note=(note or "").strip(),
         recorded_by_id=actor.id,
     )
-    db.session.add(completion)
-    db.session.flush()
-    record_audit_event(
-        actor_id=actor.id,
-        action="checklist_recorded",
-        entity="checklist_completion",
-        entity_id=completion.id,
+    return store_entry(
+        actor,
+        completion,
         patient_id=infusion_session.patient_id,
+        action="checklist_recorded",
         changes={
             "item": item.code,
             "done": done,
@@ -294,9 +252,8 @@ def record_checklist(
             "detail": detail,
             "note": completion.note,
         },
+        submission_key=submission_key,
     )
-    remember_submission(submission_key, actor.id, "checklist_completion", completion.id)
-    return Saved(completion)
 
 
 # --- cancelling -----------------------------------------------------------------------------
@@ -306,9 +263,9 @@ def cancel_session(actor: User, session_id: int, reason: str) -> InfusionSession
     infusion_session = lock_session_for_change(session_id)
     reason = (reason or "").strip()
     if not reason:
-        raise ClosingError("Give the reason for cancelling.", "cancel_reason")
+        raise ChartError("Give the reason for cancelling.", "cancel_reason")
     if infusion_session.status == SessionStatus.CANCELLED:
-        raise ClosingError("This session is already cancelled.", "cancel_reason")
+        raise ChartError("This session is already cancelled.", "cancel_reason")
     previous = infusion_session.status
     infusion_session.status = SessionStatus.CANCELLED
     infusion_session.cancelled_at = utcnow()
@@ -354,7 +311,7 @@ def void_entry(actor: User, session_id: int, kind: str, entry_id: int, reason: s
         return Saved(entry, created=False)
     reason = (reason or "").strip()
     if not reason:
-        raise ClosingError("Give the reason for voiding.", "reason")
+        raise ChartError("Give the reason for voiding.", "reason")
     entry.voided_at = utcnow()
     entry.voided_by_id = actor.id
     entry.void_reason = reason
@@ -465,18 +422,18 @@ def add_addendum(
     # lock_session, not lock_session_for_change: an addendum is the one change a signed
     # session takes. The lock still orders it after a signature being written.
     infusion_session = lock_session(session_id)
-    duplicate = _duplicate(Addendum, submission_key)
-    if duplicate:
-        return duplicate
+    earlier = earlier_entry(Addendum, submission_key)
+    if earlier is not None:
+        return earlier
     if infusion_session.status != SessionStatus.SIGNED:
-        raise ClosingError(
+        raise ChartError(
             "Addenda are added to signed sessions; until then, chart or void entries.", "text"
         )
     text, reason = (text or "").strip(), (reason or "").strip()
     if not text:
-        raise ClosingError("Write the addendum.", "text")
+        raise ChartError("Write the addendum.", "text")
     if not reason:
-        raise ClosingError("Give the reason for the addendum.", "reason")
+        raise ChartError("Give the reason for the addendum.", "reason")
     addendum = Addendum(
         session_id=infusion_session.id,
         text=text,
@@ -484,15 +441,11 @@ def add_addendum(
         author_id=actor.id,
         created_at=utcnow(),
     )
-    db.session.add(addendum)
-    db.session.flush()
-    record_audit_event(
-        actor_id=actor.id,
-        action="addendum_added",
-        entity="addendum",
-        entity_id=addendum.id,
+    return store_entry(
+        actor,
+        addendum,
         patient_id=infusion_session.patient_id,
+        action="addendum_added",
         changes={"text": text, "reason": reason},
+        submission_key=submission_key,
     )
-    remember_submission(submission_key, actor.id, "addendum", addendum.id)
-    return Saved(addendum)

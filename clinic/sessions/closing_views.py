@@ -237,7 +237,7 @@ def _write(
     except (closing.VoidNotAllowedError, PermissionError):
         db.session.rollback()
         abort(403)
-    except closing.ClosingError as error:
+    except closing.ChartError as error:
         target = getattr(form, error.field or "", None)
         if target is not None and hasattr(target, "errors"):
             target.errors.append(error.message)

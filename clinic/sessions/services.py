@@ -21,7 +21,8 @@ from clinic.audit.services import diff, record_audit_event
 from clinic.auth.models import Role, User
 from clinic.extensions import db
 from clinic.patients.models import Indication, Patient
-from clinic.sessions.guards import earlier_submission, lock_session_for_change, remember_submission
+from clinic.sessions.entries import ChartError, Saved, earlier_entry, store_entry
+from clinic.sessions.guards import lock_session_for_change
 from clinic.sessions.models import (
     Administration,
     Dissociation,
@@ -34,23 +35,6 @@ from clinic.sessions.models import (
     Phase,
     Route,
 )
-
-
-class ChartError(ValueError):
-    """A write the record cannot take, with a message for the user (and the field, if any)."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-@dataclass(frozen=True)
-class Written:
-    """The entry a post created, or the one an earlier post with the same key created."""
-
-    entity_id: int
-    duplicate: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,17 +104,6 @@ def _audit_values(details: Any) -> dict[str, Any]:
     return diff({}, {k: v for k, v in asdict(details).items() if v not in (None, "")})
 
 
-def _earlier(submission_key: str | None, entity: str) -> Written | None:
-    """The entry an earlier post of this very form created: the retry stores nothing more."""
-    earlier = earlier_submission(submission_key)
-    if earlier is None:
-        return None
-    if earlier.entity != entity or earlier.entity_id is None:
-        # A key is random per rendered form; one from another form is not a retry of this one.
-        raise ChartError("This form was already used. Reload the page and enter it again.")
-    return Written(earlier.entity_id, duplicate=True)
-
-
 def active_staff(role: Role) -> list[User]:
     return list(
         db.session.scalars(
@@ -151,14 +124,14 @@ def _require_active(user_id: int | None, role: Role, field: str, what: str) -> N
 
 def open_session(
     actor: User, patient_id: int, details: SessionDetails, submission_key: str | None
-) -> Written:
+) -> Saved[InfusionSession]:
     """Open a session for the patient. The patient row is locked so a double post is seen."""
     patient = db.session.scalar(
         sa.select(Patient).where(Patient.id == patient_id).with_for_update()
     )
     if patient is None:
         raise ChartError("This patient does not exist.")
-    earlier = _earlier(submission_key, "infusion_session")
+    earlier = earlier_entry(InfusionSession, submission_key)
     if earlier is not None:
         return earlier
     _require_active(
@@ -170,25 +143,21 @@ def open_session(
         created_by_id=actor.id,
         **asdict(details),
     )
-    db.session.add(infusion_session)
-    db.session.flush()
-    record_audit_event(
-        actor_id=actor.id,
-        action="session_opened",
-        entity="infusion_session",
-        entity_id=infusion_session.id,
+    return store_entry(
+        actor,
+        infusion_session,
         patient_id=patient.id,
+        action="session_opened",
         changes=_audit_values(details),
+        submission_key=submission_key,
     )
-    remember_submission(submission_key, actor.id, "infusion_session", infusion_session.id)
-    return Written(infusion_session.id)
 
 
 def record_administration(
     actor: User, session_id: int, details: AdministrationDetails, submission_key: str | None
-) -> Written:
+) -> Saved[Administration]:
     infusion_session = lock_session_for_change(session_id)
-    earlier = _earlier(submission_key, "administration")
+    earlier = earlier_entry(Administration, submission_key)
     if earlier is not None:
         return earlier
     _require_active(
@@ -197,18 +166,14 @@ def record_administration(
     administration = Administration(
         session_id=infusion_session.id, recorded_by_id=actor.id, **asdict(details)
     )
-    db.session.add(administration)
-    db.session.flush()
-    record_audit_event(
-        actor_id=actor.id,
-        action="administration_recorded",
-        entity="administration",
-        entity_id=administration.id,
+    return store_entry(
+        actor,
+        administration,
         patient_id=infusion_session.patient_id,
+        action="administration_recorded",
         changes={"session_id": [None, infusion_session.id], **_audit_values(details)},
+        submission_key=submission_key,
     )
-    remember_submission(submission_key, actor.id, "administration", administration.id)
-    return Written(administration.id)
 
 
 def record_infusion_event(
@@ -217,9 +182,9 @@ def record_infusion_event(
     administration_id: int,
     details: InfusionEventDetails,
     submission_key: str | None,
-) -> Written:
+) -> Saved[InfusionEvent]:
     infusion_session = lock_session_for_change(session_id)
-    earlier = _earlier(submission_key, "infusion_event")
+    earlier = earlier_entry(InfusionEvent, submission_key)
     if earlier is not None:
         return earlier
     administration = db.session.scalar(
@@ -253,25 +218,21 @@ def record_infusion_event(
         recorded_by_id=actor.id,
         **asdict(details),
     )
-    db.session.add(event)
-    db.session.flush()
-    record_audit_event(
-        actor_id=actor.id,
-        action="infusion_event_recorded",
-        entity="infusion_event",
-        entity_id=event.id,
+    return store_entry(
+        actor,
+        event,
         patient_id=infusion_session.patient_id,
+        action="infusion_event_recorded",
         changes={"administration_id": [None, administration.id], **_audit_values(details)},
+        submission_key=submission_key,
     )
-    remember_submission(submission_key, actor.id, "infusion_event", event.id)
-    return Written(event.id)
 
 
 def record_monitoring(
     actor: User, session_id: int, details: MonitoringDetails, submission_key: str | None
-) -> Written:
+) -> Saved[MonitoringEntry]:
     infusion_session = lock_session_for_change(session_id)
-    earlier = _earlier(submission_key, "monitoring_entry")
+    earlier = earlier_entry(MonitoringEntry, submission_key)
     if earlier is not None:
         return earlier
     if details.is_empty():
@@ -279,18 +240,14 @@ def record_monitoring(
     entry = MonitoringEntry(
         session_id=infusion_session.id, recorded_by_id=actor.id, **asdict(details)
     )
-    db.session.add(entry)
-    db.session.flush()
-    record_audit_event(
-        actor_id=actor.id,
-        action="monitoring_recorded",
-        entity="monitoring_entry",
-        entity_id=entry.id,
+    return store_entry(
+        actor,
+        entry,
         patient_id=infusion_session.patient_id,
+        action="monitoring_recorded",
         changes={"session_id": [None, infusion_session.id], **_audit_values(details)},
+        submission_key=submission_key,
     )
-    remember_submission(submission_key, actor.id, "monitoring_entry", entry.id)
-    return Written(entry.id)
 
 
 def end_session(

@@ -58,7 +58,7 @@ ADMINISTRATION_PREFIX = "administration"
 
 @bp.app_template_filter("clinical_decimal")
 def clinical_decimal(value: Decimal | None) -> str:
-    """A dose as written safely (ISMP): no trailing zero ("5", not "5.0"), always a leading zero.
+    """A dose as saved safely (ISMP): no trailing zero ("5", not "5.0"), always a leading zero.
 
     A trailing zero misread ("5.0" read as 50) and a naked decimal (".5" read as 5) are classic
     tenfold errors, so the stored 0.5000 is shown as 0.5.
@@ -124,7 +124,7 @@ def new() -> Response | str | tuple[str, int]:
             weight_kg=form.weight_kg.data,
         )
         try:
-            written = chart_services.open_session(
+            saved = chart_services.open_session(
                 current_user, patient.id, details, form.submission_key.data
             )
         except chart_services.ChartError as error:
@@ -132,9 +132,9 @@ def new() -> Response | str | tuple[str, int]:
             getattr(form, error.field or "route").errors.append(error.message)
         else:
             db.session.commit()
-            if not written.duplicate:
+            if saved.created:
                 flash("Session opened.", "success")
-            return redirect(url_for("sessions.chart", session_id=written.entity_id))
+            return redirect(url_for("sessions.chart", session_id=saved.entry.id))
     page = render_template("sessions/new.html", form=form, patient=patient)
     return (page, 422) if form.errors else page
 
@@ -339,7 +339,7 @@ def add_administration(session_id: int) -> Response | tuple[Any, int]:
         note=(form.note.data or "").strip(),
     )
     try:
-        written = chart_services.record_administration(
+        saved = chart_services.record_administration(
             current_user, session_id, details, form.submission_key.data
         )
     except SessionLockedError as error:
@@ -348,7 +348,7 @@ def add_administration(session_id: int) -> Response | tuple[Any, int]:
         getattr(form, error.field or "drug").errors.append(error.message)
         return _rerender(session_id, administration_form=form, focus="administrations")
     db.session.commit()
-    if not written.duplicate:
+    if saved.created:
         flash("Administration recorded.", "success")
     return _back_to(session_id, "administrations")
 
@@ -374,7 +374,7 @@ def add_infusion_event(session_id: int, administration_id: int) -> Response | tu
         note=(form.note.data or "").strip(),
     )
     try:
-        written = chart_services.record_infusion_event(
+        saved = chart_services.record_infusion_event(
             current_user, session_id, administration_id, details, form.submission_key.data
         )
     except SessionLockedError as error:
@@ -382,7 +382,7 @@ def add_infusion_event(session_id: int, administration_id: int) -> Response | tu
     except chart_services.ChartError as error:
         return _refused(session_id, error.message)
     db.session.commit()
-    if not written.duplicate:
+    if saved.created:
         flash(f"{details.kind.label} recorded.", "success")
     return _back_to(session_id, f"administration-{administration_id}")
 

@@ -1,0 +1,71 @@
+"""Storing a new entry in a session's record: the steps every create shares.
+
+A create is: lock the session (guards.lock_session_for_change), look for the form's one-time key
+(`earlier_entry`: a double tap or a retry finds the first post's entry and stores nothing), check
+the rules, then `store_entry`: add, audit in the same transaction, remember the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from clinic.audit.services import record_audit_event
+from clinic.auth.models import User
+from clinic.extensions import db
+from clinic.sessions.guards import earlier_submission, remember_submission
+
+T = TypeVar("T")
+
+
+class ChartError(ValueError):
+    """A write the record cannot take, with a message for the user (and the field, if any)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Saved(Generic[T]):
+    """What a create stored, or found stored by an earlier post of the same form."""
+
+    entry: T
+    created: bool = True
+
+
+def earlier_entry(model: type[T], submission_key: str | None) -> Saved[T] | None:
+    earlier = earlier_submission(submission_key)
+    if earlier is None:
+        return None
+    if earlier.entity != model.__tablename__ or earlier.entity_id is None:  # type: ignore[attr-defined]
+        # A key is random per rendered form; one from another form is not a retry of this one.
+        raise ChartError("This form was already used. Reload the page and enter it again.")
+    entry = db.session.get(model, earlier.entity_id)
+    return None if entry is None else Saved(entry, created=False)
+
+
+def store_entry(
+    actor: User,
+    entry: T,
+    *,
+    patient_id: int,
+    action: str,
+    changes: dict[str, Any],
+    submission_key: str | None,
+) -> Saved[T]:
+    db.session.add(entry)
+    db.session.flush()
+    entity = entry.__tablename__  # type: ignore[attr-defined]
+    entry_id = entry.id  # type: ignore[attr-defined]
+    record_audit_event(
+        actor_id=actor.id,
+        action=action,
+        entity=entity,
+        entity_id=entry_id,
+        patient_id=patient_id,
+        changes=changes,
+    )
+    remember_submission(submission_key, actor.id, entity, entry_id)
+    return Saved(entry)
