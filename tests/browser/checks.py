@@ -17,6 +17,8 @@ UNLABELLED_FIELDS = """() => [...document.querySelectorAll(
 
 
 def check_page(page: Any) -> None:
+    # A click that navigates returns before the next page is parsed: check that page, loaded.
+    page.wait_for_load_state("load")
     assert page.title().strip(), f"{page.url} has no <title>"
     unlabelled = page.evaluate(UNLABELLED_FIELDS)
     assert not unlabelled, f"{page.url}: fields without a label: {unlabelled}"

@@ -184,7 +184,7 @@ class PageProblems:
     def watch(self, page: Any) -> None:
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.console_errors.append(str(error)))
-        page.on("requestfailed", lambda req: self.failed_requests.append(req.url))
+        page.on("requestfailed", self._request_failed)
         page.on("request", self._request)
         page.on("response", self._response)
 
@@ -201,6 +201,12 @@ class PageProblems:
             r"Failed to load resource: the server responded with a status of (\d+)", text
         )
         return bool(match) and 400 <= int(match.group(1)) < 500 and match.group(1) != "404"
+
+    def _request_failed(self, request: Any) -> None:
+        # A load the browser cancels because the page navigated on (a quick click on a link or
+        # a submit before the last script arrived) is not a failure of the app.
+        if request.failure != "net::ERR_ABORTED":
+            self.failed_requests.append(f"{request.url} ({request.failure})")
 
     def _request(self, request: Any) -> None:
         parts = urlsplit(request.url)

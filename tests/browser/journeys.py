@@ -93,6 +93,7 @@ def create_staff(page: Page, staff: Staff, *, check: bool = True) -> None:
     """As the admin: a new account with a temporary password, changed at its first sign-in."""
     page.get_by_role("link", name="Staff", exact=True).click()
     page.get_by_role("link", name="New account").click()
+    expect(page).to_have_url(re.compile(r"/staff/new$"))
     if check:
         check_page(page)
     page.get_by_label("Username").fill(staff.username)
@@ -121,9 +122,11 @@ def first_sign_in(page: Page, base: str, staff: Staff, *, check: bool = True) ->
 def register_patient(page: Page, patient: PatientDetails, *, check: bool = True) -> int:
     """From any page: Patients → Register patient. Returns the new patient's id."""
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Patients").click()
+    expect(page).to_have_url(re.compile(r"/patients/$"))
     if check:
         check_page(page)
     page.get_by_role("link", name="Register patient").click()
+    expect(page).to_have_url(re.compile(r"/patients/new$"))
     if check:
         check_page(page)
     page.get_by_label("MRN").fill(patient.mrn)
@@ -146,16 +149,20 @@ def open_session(
     *,
     route: str = "Intravenous (IV)",
     weight_kg: str = "72.5",
+    started: str = "",
     check: bool = True,
 ) -> int:
     """From the patient's page: New session → Open session. Returns the session's id."""
     page.get_by_role("link", name="New session").click()
+    expect(page).to_have_url(re.compile(r"/sessions/new\?patient=\d+$"))
     if check:
         check_page(page)
     page.get_by_label("Route of administration").select_option(label=route)
     page.get_by_label("Attending clinician").select_option(label=attending.display_name)
     page.get_by_label("Nurse").select_option(label=nurse.display_name)
     page.get_by_label("Weight (kg)").fill(weight_kg)
+    if started:  # "YYYY-MM-DDTHH:MM", clinic time; empty means now
+        page.get_by_label("Start time").fill(started)
     page.get_by_label("Consent on file").check()
     page.get_by_label("Fasting (NPO) confirmed").check()
     page.get_by_role("button", name="Open session").click()
@@ -226,15 +233,19 @@ def record_vitals(page: Page, **values: str) -> None:
     expect(rows).to_have_count(before + 1)
 
 
-def record_pain(page: Page, score: str, timing: str = "After the session") -> None:
+def record_pain(page: Page, score: str, timing: str = "After the session", when: str = "") -> None:
     form = page.locator("#pain-form")
     form.get_by_label("Pain (0 no pain to 10 worst imaginable)").fill(score)
     form.get_by_label(timing).check()
+    if when:
+        form.get_by_label("Time").fill(when)
     form.get_by_role("button", name="Save pain score").click()
     expect(page.get_by_text(f"Pain score recorded: {score}/10.")).to_be_visible()
 
 
-def record_phq9(page: Page, answers: list[int], timing: str = "Before the session") -> None:
+def record_phq9(
+    page: Page, answers: list[int], timing: str = "Before the session", when: str = ""
+) -> None:
     """The nine items, each answered by its label ("1 · Several days"), then when it was asked."""
     page.get_by_text("Record a PHQ-9…").click()
     form = page.locator("#phq9-form")
@@ -249,6 +260,8 @@ def record_phq9(page: Page, answers: list[int], timing: str = "Before the sessio
         item = groups.filter(has_text=re.compile(rf"^\s*{number}\. "))
         item.get_by_label(f"{answer} · {labels[answer]}").check()
     form.get_by_label(timing).check()
+    if when:
+        form.get_by_label("Time").fill(when)
     form.get_by_role("button", name="Save PHQ-9").click()
     expect(page.get_by_text(f"PHQ-9 recorded: {sum(answers)} (")).to_be_visible()
 
@@ -274,3 +287,12 @@ def complete_checklist(page: Page, driver: str) -> None:
         expect(page.get_by_text(f"Checklist: {label} recorded.")).to_be_visible()
         item = section.locator("li.list-group-item").filter(has=page.get_by_text(label, exact=True))
         expect(item.get_by_test_id("checklist-state")).to_contain_text("Done")
+
+
+def record_discharge(page: Page, driver: str, when: str = "") -> None:
+    section = page.get_by_role("region", name="Discharge", exact=True)
+    if when:
+        section.get_by_label("Discharge time").fill(when)
+    section.get_by_label("Left with (driver's name)").fill(driver)
+    section.get_by_role("button", name="Record discharge").click()
+    expect(page.get_by_text("Discharge recorded.")).to_be_visible()
