@@ -13,6 +13,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,11 @@ from flask.testing import FlaskClient
 
 from clinic import create_app
 from clinic.auth.models import Role, User
+from clinic.database import utcnow
 from clinic.extensions import db as _db
 from clinic.staff.services import StaffDetails, create_user
+from tests.factories import make_patient, open_session_for
+from tests.helpers import minute
 
 PASSWORD = "correct-horse-battery-42"
 BASE_CONFIG: dict[str, Any] = {
@@ -258,3 +262,25 @@ def login_as(client: FlaskClient, make_user: Callable[..., User]) -> Callable[..
         return user
 
     return sign_in
+
+
+@pytest.fixture
+def chart_start() -> datetime:
+    """When the `charting` session started; a module overrides it for another start."""
+    return minute(utcnow()) - timedelta(minutes=30)
+
+
+@pytest.fixture
+def charting(
+    login_as: Callable[..., User], make_user: Callable[..., User], chart_start: datetime
+) -> dict[str, Any]:
+    """A nurse signed in on an open session of a new patient, with its attending clinician."""
+    nurse = login_as(Role.NURSE)
+    clinician = make_user(Role.CLINICIAN, full_name="Dr Orders")
+    infusion_session = open_session_for(make_patient(), nurse, clinician, started_at=chart_start)
+    return {
+        "nurse": nurse,
+        "clinician": clinician,
+        "session": infusion_session,
+        "start": chart_start,
+    }

@@ -32,16 +32,25 @@ from clinic.sessions.models import (
 
 
 def make_patient(
-    indication: Indication = Indication.FIBROMYALGIA, family_name: str = "Doe"
+    indication: Indication = Indication.FIBROMYALGIA,
+    family_name: str = "Doe",
+    *,
+    mrn: str | None = None,
+    given_name: str = "Jane",
+    date_of_birth: date = date(1980, 5, 17),
+    allergies: str | None = "Penicillin",
+    created_by: User | None = None,
 ) -> Patient:
+    """A patient inserted directly (no audit); a unique MRN unless one is given."""
     patient = Patient(
-        mrn=f"MRN-{uuid.uuid4().hex[:8]}",
+        mrn=mrn or f"MRN-{uuid.uuid4().hex[:8]}",
         family_name=family_name,
-        given_name="Jane",
-        date_of_birth=date(1980, 5, 17),
+        given_name=given_name,
+        date_of_birth=date_of_birth,
         sex=Sex.FEMALE,
-        allergies="Penicillin",
+        allergies=allergies,
         indication=indication,
+        created_by_id=created_by.id if created_by else None,
     )
     db.session.add(patient)
     db.session.commit()
@@ -65,7 +74,9 @@ def open_session_for(
             route=route,
             attending_clinician_id=clinician.id,
             nurse_id=nurse.id,
-            started_at=started_at or utcnow().replace(microsecond=0) - timedelta(minutes=30),
+            # Whole minutes, as the chart's datetime-local inputs can express them.
+            started_at=started_at
+            or utcnow().replace(second=0, microsecond=0) - timedelta(minutes=30),
             consent_on_file=True,
             fasting_confirmed=True,
             weight_kg=Decimal("70.5"),
@@ -77,39 +88,40 @@ def open_session_for(
 
 
 def record_vitals(infusion_session: InfusionSession, nurse: User, at: datetime) -> None:
-    services.record_monitoring(
-        nurse,
-        infusion_session.id,
-        services.MonitoringDetails(phase=Phase.DURING, occurred_at=at, heart_rate=72),
-        None,
-    )
-    db.session.commit()
+    record_monitoring(infusion_session, nurse, at, heart_rate=72)
 
 
 def record_monitoring(
-    infusion_session: InfusionSession, nurse: User, at: datetime, **values: Any
-) -> None:
+    infusion_session: InfusionSession,
+    nurse: User,
+    at: datetime,
+    *,
+    phase: Phase = Phase.DURING,
+    **values: Any,
+) -> MonitoringEntry:
     """A monitoring entry with the given values (systolic_bp=172, nausea=Nausea.VOMITED, ...)."""
-    services.record_monitoring(
+    written = services.record_monitoring(
         nurse,
         infusion_session.id,
-        services.MonitoringDetails(phase=Phase.DURING, occurred_at=at, **values),
+        services.MonitoringDetails(phase=phase, occurred_at=at, **values),
         None,
     )
     db.session.commit()
+    return db.session.get(MonitoringEntry, written.entry.id)
 
 
 def record_administration(
     infusion_session: InfusionSession,
     user: User,
-    dose: str,
-    unit: str,
+    dose: str = "0.5",
+    unit: str = "mg/kg",
     *,
     method: Method = Method.INFUSION,
     started_at: datetime,
     ended_at: datetime | None = None,
     drug: str = "Ketamine hydrochloride",
-) -> int:
+) -> Administration:
+    """An administration through the service, as the chart's form would store it."""
     written = services.record_administration(
         user,
         infusion_session.id,
@@ -131,7 +143,7 @@ def record_administration(
         None,
     )
     db.session.commit()
-    return written.entry.id
+    return db.session.get(Administration, written.entry.id)
 
 
 def phq9_answers(total: int, item9: int = 0) -> list[int]:
@@ -177,18 +189,55 @@ def record_scores(
     db.session.commit()
 
 
-def complete_checklist(infusion_session: InfusionSession, user: User, *, skip: int = 0) -> None:
-    """Tick every active item done, leaving out the last `skip` items."""
+def complete_checklist(
+    infusion_session: InfusionSession,
+    user: User,
+    *,
+    skip: int = 0,
+    required_only: bool = False,
+    detail: str = "Sam Doe",
+) -> None:
+    """Tick every active item (or only the required ones) done, leaving out the last `skip`."""
     items = closing_services.active_checklist_items()
+    if required_only:
+        items = [item for item in items if item.required]
     for item in items[: len(items) - skip]:
         closing_services.record_checklist(
             user,
             infusion_session.id,
             item.id,
             done=True,
-            detail="Sam Doe" if item.detail_label else None,
+            detail=detail if item.detail_label else None,
         )
     db.session.commit()
+
+
+def make_ready_to_sign(infusion_session: InfusionSession, clinician: User) -> None:
+    """An administration and every required checklist item: only the signature is missing."""
+    record_administration(
+        infusion_session, clinician, "35", "mg", started_at=infusion_session.started_at
+    )
+    complete_checklist(infusion_session, clinician, required_only=True, detail="A. Driver")
+
+
+def seed_chart_records(nurse: User, clinician: User) -> dict[str, int]:
+    """A patient with an open session holding an administration and a monitoring entry.
+
+    The records (by name, as ids) that the route-wide tests put into URLs and forms.
+    """
+    patient = make_patient()
+    infusion_session = open_session_for(patient, nurse, clinician)
+    administration = record_administration(
+        infusion_session, clinician, "35", "mg", started_at=infusion_session.started_at
+    )
+    entry = record_monitoring(infusion_session, nurse, infusion_session.started_at, spo2=97)
+    return {
+        "patient": patient.id,
+        "session": infusion_session.id,
+        "administration": administration.id,
+        "monitoring_entry": entry.id,
+        "checklist_item": closing_services.active_checklist_items()[0].id,
+    }
 
 
 def sign(infusion_session: InfusionSession, clinician: User, password: str) -> None:

@@ -23,27 +23,15 @@ from clinic.sessions.models import (
     Route,
 )
 from clinic.sessions.views import clinical_decimal
-from tests.test_sessions_chart import (
-    add_administration,
+from tests.factories import make_patient, open_session_for, record_administration
+from tests.helpers import (
     audit_actions,
     input_value,
     local_text,
-    make_patient,
     minute,
-    open_session_for,
     sign_in_db,
     submission_key,
 )
-
-
-@pytest.fixture
-def charting(
-    client: FlaskClient, login_as: Callable[..., User], make_user: Callable[..., User]
-) -> dict[str, Any]:
-    nurse = login_as(Role.NURSE)
-    clinician = make_user(Role.CLINICIAN, full_name="Dr Orders")
-    infusion_session = open_session_for(make_patient(), nurse, clinician)
-    return {"nurse": nurse, "clinician": clinician, "session": infusion_session}
 
 
 def administration_data(**overrides: Any) -> dict[str, Any]:
@@ -217,7 +205,7 @@ def test_new_administration_form_is_blank_even_with_an_earlier_session_dose(
     client: FlaskClient, charting: dict[str, Any]
 ) -> None:
     earlier = charting["session"]
-    add_administration(
+    record_administration(
         earlier,
         charting["nurse"],
         started_at=earlier.started_at + timedelta(minutes=1),
@@ -307,7 +295,7 @@ def test_infusion_events_are_recorded_as_entered_until_stopped(
 ) -> None:
     infusion_session = charting["session"]
     start = minute(utcnow()) - timedelta(minutes=40)
-    infusion = add_administration(infusion_session, charting["nurse"], started_at=start)
+    infusion = record_administration(infusion_session, charting["nurse"], started_at=start)
     sid, aid = infusion_session.id, infusion.id
 
     assert (
@@ -398,7 +386,7 @@ def test_refused_infusion_event_fields(
     client: FlaskClient, charting: dict[str, Any], fields: dict[str, str], message: str
 ) -> None:
     infusion_session = charting["session"]
-    infusion = add_administration(
+    infusion = record_administration(
         infusion_session, charting["nurse"], started_at=infusion_session.started_at
     )
     response = post_event(client, infusion_session.id, infusion.id, note="keep me", **fields)
@@ -413,7 +401,7 @@ def test_events_only_for_an_infusion_of_this_session(
     client: FlaskClient, charting: dict[str, Any], make_user: Callable[..., User]
 ) -> None:
     infusion_session = charting["session"]
-    injection = add_administration(
+    injection = record_administration(
         infusion_session,
         charting["nurse"],
         started_at=infusion_session.started_at,
@@ -425,7 +413,7 @@ def test_events_only_for_an_infusion_of_this_session(
     assert response.status_code == 409
     assert "only for an infusion" in response.get_data(as_text=True)
     other = open_session_for(make_patient(), charting["nurse"], charting["clinician"])
-    infusion = add_administration(other, charting["nurse"], started_at=other.started_at)
+    infusion = record_administration(other, charting["nurse"], started_at=other.started_at)
     response = post_event(client, infusion_session.id, infusion.id, kind="started")
     assert response.status_code == 409
     assert events() == []
@@ -435,7 +423,7 @@ def test_signed_session_refuses_infusion_event(
     client: FlaskClient, charting: dict[str, Any]
 ) -> None:
     infusion_session = charting["session"]
-    infusion = add_administration(
+    infusion = record_administration(
         infusion_session, charting["nurse"], started_at=infusion_session.started_at
     )
     client.get(f"/sessions/{infusion_session.id}")
@@ -450,7 +438,7 @@ def test_double_submitted_infusion_event_is_stored_once(
     client: FlaskClient, charting: dict[str, Any]
 ) -> None:
     infusion_session = charting["session"]
-    infusion = add_administration(
+    infusion = record_administration(
         infusion_session, charting["nurse"], started_at=infusion_session.started_at
     )
     for _ in range(2):

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from clinic.auth.models import Role, User
 from clinic.database import utcnow
 from clinic.extensions import db as _db
 from clinic.sessions import services
@@ -23,28 +21,21 @@ from clinic.sessions.models import (
     Nausea,
     Phase,
 )
-from tests.test_sessions_chart import (
-    add_administration,
+from tests.factories import record_administration, record_monitoring
+from tests.helpers import (
     audit_actions,
     input_value,
     local_text,
-    make_patient,
     minute,
-    open_session_for,
     sign_in_db,
     submission_key,
 )
 
 
 @pytest.fixture
-def charting(
-    client: FlaskClient, login_as: Callable[..., User], make_user: Callable[..., User]
-) -> dict[str, Any]:
-    nurse = login_as(Role.NURSE)
-    clinician = make_user(Role.CLINICIAN)
-    start = minute(utcnow()) - timedelta(minutes=60)
-    infusion_session = open_session_for(make_patient(), nurse, clinician, started_at=start)
-    return {"nurse": nurse, "clinician": clinician, "session": infusion_session, "start": start}
+def chart_start() -> datetime:
+    """The `charting` session (tests/conftest.py) started an hour ago."""
+    return minute(utcnow()) - timedelta(minutes=60)
 
 
 VALID = {
@@ -73,18 +64,8 @@ def entries() -> list[MonitoringEntry]:
 
 
 def record(charting: dict[str, Any], minutes_after_start: int, **values: Any) -> MonitoringEntry:
-    written = services.record_monitoring(
-        charting["nurse"],
-        charting["session"].id,
-        services.MonitoringDetails(
-            phase=values.pop("phase", Phase.DURING),
-            occurred_at=charting["start"] + timedelta(minutes=minutes_after_start),
-            **values,
-        ),
-        None,
-    )
-    _db.session.commit()
-    return _db.session.get(MonitoringEntry, written.entry.id)
+    at = charting["start"] + timedelta(minutes=minutes_after_start)
+    return record_monitoring(charting["session"], charting["nurse"], at, **values)
 
 
 def chart_html(client: FlaskClient, session_id: int) -> str:
@@ -343,7 +324,7 @@ def test_rows_are_sorted_by_when_it_happened_and_interleave_infusion_events(
 ) -> None:
     sid = charting["session"].id
     start = charting["start"]
-    infusion = add_administration(
+    infusion = record_administration(
         charting["session"], charting["nurse"], started_at=start + timedelta(minutes=10)
     )
     late = record(charting, 30, heart_rate=90)
@@ -376,14 +357,14 @@ def test_each_row_shows_minutes_since_first_non_voided_administration(
     client: FlaskClient, charting: dict[str, Any]
 ) -> None:
     start = charting["start"]
-    voided = add_administration(
+    voided = record_administration(
         charting["session"], charting["nurse"], started_at=start + timedelta(minutes=2)
     )
     voided.voided_at = utcnow()
     voided.voided_by_id = charting["nurse"].id
     voided.void_reason = "Wrong patient"
     _db.session.commit()
-    add_administration(
+    record_administration(
         charting["session"], charting["nurse"], started_at=start + timedelta(minutes=10)
     )
     record(charting, 5, heart_rate=70, phase=Phase.BASELINE)
@@ -423,7 +404,7 @@ def test_baseline_is_due_before_dosing_and_overdue_once_dosing_began_without_one
     sid = charting["session"].id
     banner = due_banner(chart_html(client, sid))
     assert "Baseline vitals before dosing" in banner and "Overdue" not in banner
-    add_administration(
+    record_administration(
         charting["session"], charting["nurse"], started_at=charting["start"] + timedelta(minutes=5)
     )
     banner = due_banner(chart_html(client, sid))

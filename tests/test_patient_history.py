@@ -63,7 +63,7 @@ def charted_session(staff):
         session, clinician, "0.5", "mg/kg", started_at=at, ended_at=at + timedelta(minutes=40)
     )
     record_administration(session, clinician, "35", "mg", method=Method.BOLUS, started_at=at)
-    voided = record_administration(session, clinician, "10", "mg", started_at=at)
+    voided = record_administration(session, clinician, "10", "mg", started_at=at).id
     closing_services.void_entry(clinician, session.id, "administration", voided, "wrong patient")
     record_monitoring(session, nurse, at, systolic_bp=165, spo2=96)
     record_monitoring(session, nurse, at + timedelta(minutes=15), systolic_bp=172, spo2=91)

@@ -1,173 +1,37 @@
-"""Opening a session and the chart: roles, defaults, audit, loading, signed chart, discharge.
-
-The helpers at the top are shared by tests/test_administrations.py and tests/test_monitoring.py.
-"""
+"""Opening a session and the chart: roles, defaults, audit, loading, signed chart, discharge."""
 
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from clinic.audit.models import AuditEvent
 from clinic.auth.models import Role, User
 from clinic.clinic_time import to_local
 from clinic.database import utcnow
 from clinic.extensions import db as _db
-from clinic.patients.models import Indication, Patient, Sex
+from clinic.patients.models import Indication
 from clinic.sessions import services
 from clinic.sessions.models import (
-    Administration,
     InfusionSession,
-    Method,
     MonitoringEntry,
     Route,
     SessionStatus,
 )
-
-# --- shared helpers ----------------------------------------------------------------------------
-
-
-def local_text(moment: datetime) -> str:
-    """A UTC moment as the chart's datetime-local input expects it (clinic time)."""
-    return to_local(moment).strftime("%Y-%m-%dT%H:%M")
-
-
-def minute(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
-
-
-def make_patient(indication: Indication = Indication.FIBROMYALGIA) -> Patient:
-    patient = Patient(
-        mrn=f"MRN-{uuid.uuid4().hex[:8]}",
-        family_name="Doe",
-        given_name="Jane",
-        date_of_birth=date(1980, 5, 17),
-        sex=Sex.FEMALE,
-        allergies="Penicillin",
-        indication=indication,
-    )
-    _db.session.add(patient)
-    _db.session.commit()
-    return patient
-
-
-def open_session_for(
-    patient: Patient,
-    nurse: User,
-    clinician: User,
-    *,
-    route: Route = Route.IV,
-    started_at: datetime | None = None,
-) -> InfusionSession:
-    written = services.open_session(
-        nurse,
-        patient.id,
-        services.SessionDetails(
-            indication=patient.indication,
-            route=route,
-            attending_clinician_id=clinician.id,
-            nurse_id=nurse.id,
-            started_at=started_at or minute(utcnow()) - timedelta(minutes=30),
-            consent_on_file=True,
-            fasting_confirmed=True,
-            weight_kg=Decimal("70.5"),
-        ),
-        None,
-    )
-    _db.session.commit()
-    return _db.session.get(InfusionSession, written.entry.id)
-
-
-def add_administration(
-    infusion_session: InfusionSession,
-    user: User,
-    *,
-    started_at: datetime,
-    method: Method = Method.INFUSION,
-    dose: str = "0.5",
-    unit: str = "mg/kg",
-) -> Administration:
-    written = services.record_administration(
-        user,
-        infusion_session.id,
-        services.AdministrationDetails(
-            drug="Ketamine hydrochloride",
-            route=infusion_session.route,
-            method=method,
-            dose_amount=Decimal(dose),
-            dose_unit=unit,
-            rate_amount=None,
-            rate_unit=None,
-            started_at=started_at,
-            ended_at=None,
-            site="",
-            lot_number="",
-            ordering_clinician_id=None,
-            note="",
-        ),
-        None,
-    )
-    _db.session.commit()
-    return _db.session.get(Administration, written.entry.id)
-
-
-def sign_in_db(infusion_session_id: int) -> None:
-    """Sign the session behind the test client's back, as a clinician on another tablet would."""
-    _db.session.execute(
-        sa.update(InfusionSession)
-        .where(InfusionSession.id == infusion_session_id)
-        .values(status=SessionStatus.SIGNED, version=InfusionSession.version + 1)
-    )
-    _db.session.commit()
-    _db.session.expire_all()
-
-
-def input_value(html: str, name: str) -> str | None:
-    """The value attribute of the input with this name ('' when it has none); None if absent."""
-    match = re.search(rf"<input[^>]*\bname=\"{re.escape(name)}\"[^>]*>", html)
-    if match is None:
-        return None
-    value = re.search(r'\bvalue="([^"]*)"', match.group(0))
-    return value.group(1) if value else ""
-
-
-def submission_key(html: str, form_action: str) -> str:
-    """The one-time key of the form posting to this action, as the browser would send it."""
-    start = re.search(rf'action="{re.escape(form_action)}["#]', html)
-    assert start, f"no form posting to {form_action}"
-    form = html[start.start() : html.index("</form>", start.start())]
-    key = re.search(r'<input[^>]*name="(?:[\w-]+-)?submission_key"[^>]*>', form)
-    assert key, "form has no one-time key"
-    key = re.search(r'value="([^"]+)"', key.group(0))
-    assert key, "form has no one-time key"
-    return key.group(1)
-
-
-def audit_actions(action: str) -> list[AuditEvent]:
-    return list(_db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action)))
-
-
-@contextmanager
-def count_queries() -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    sa.event.listen(_db.engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(_db.engine, "before_cursor_execute", before)
+from tests.factories import make_patient, open_session_for, record_administration
+from tests.helpers import (
+    audit_actions,
+    count_queries,
+    input_value,
+    local_text,
+    minute,
+    sign_in_db,
+)
 
 
 @pytest.fixture
@@ -369,7 +233,7 @@ def test_chart_query_count_does_not_grow_with_entries(
             assert client.get(f"/sessions/{infusion_session.id}").status_code == 200
         return len(statements)
 
-    add_administration(infusion_session, nurse, started_at=start + timedelta(minutes=5))
+    record_administration(infusion_session, nurse, started_at=start + timedelta(minutes=5))
     services.record_monitoring(
         nurse,
         infusion_session.id,
@@ -379,7 +243,7 @@ def test_chart_query_count_does_not_grow_with_entries(
     _db.session.commit()
     few = chart_queries()
     for n in range(10):
-        administration = add_administration(
+        administration = record_administration(
             infusion_session, team["other_nurse"], started_at=start + timedelta(minutes=10 + n)
         )
         services.record_infusion_event(
@@ -408,7 +272,7 @@ def test_signed_session_chart_shows_no_entry_forms(
 ) -> None:
     nurse = login_as(Role.NURSE)
     infusion_session = open_session_for(make_patient(), nurse, team["clinician"])
-    add_administration(
+    record_administration(
         infusion_session, nurse, started_at=infusion_session.started_at + timedelta(minutes=1)
     )
     sign_in_db(infusion_session.id)
