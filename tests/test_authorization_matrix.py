@@ -15,7 +15,6 @@ Outcomes:
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,12 +23,9 @@ from flask.testing import FlaskClient
 
 from clinic.auth.models import Role, User
 from clinic.extensions import db
-from clinic.sessions import services as chart
-from clinic.sessions.closing_services import active_checklist_items
-from clinic.sessions.models import Method, Phase, Route
 from clinic.staff.services import set_active
 from tests.conftest import PASSWORD, login
-from tests.factories import make_patient, open_session_for
+from tests.factories import seed_chart_records
 
 PRINCIPALS = ("anonymous", "nurse", "clinician", "admin", "deactivated")
 CLINICAL = ("login", "ok", "ok", "403", "login")
@@ -88,43 +84,8 @@ MATRIX: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
 def _seed(make_user: Callable[..., User]) -> tuple[dict[str, User], dict[str, Any]]:
     users = {role.value: make_user(role) for role in (Role.NURSE, Role.CLINICIAN, Role.ADMIN)}
     users["deactivated"] = make_user(Role.NURSE)
-    patient = make_patient()
-    session = open_session_for(patient, users["nurse"], users["clinician"])
-    written = chart.record_administration(
-        users["clinician"],
-        session.id,
-        chart.AdministrationDetails(
-            drug="Ketamine hydrochloride",
-            route=Route.IV,
-            method=Method.INFUSION,
-            dose_amount=Decimal("35"),
-            dose_unit="mg",
-            rate_amount=None,
-            rate_unit=None,
-            started_at=session.started_at,
-            ended_at=None,
-            site="",
-            lot_number="",
-            ordering_clinician_id=None,
-            note="",
-        ),
-        None,
-    )
-    entry = chart.record_monitoring(
-        users["nurse"],
-        session.id,
-        chart.MonitoringDetails(phase=Phase.DURING, occurred_at=session.started_at, spo2=97),
-        None,
-    )
-    db.session.commit()
-    records = {
-        "patient": patient.id,
-        "session": session.id,
-        "administration": written.entry.id,
-        "monitoring_entry": entry.entry.id,
-        "checklist_item": active_checklist_items()[0].id,
-        "staff_member": make_user(Role.NURSE).id,
-    }
+    records = seed_chart_records(users["nurse"], users["clinician"])
+    records["staff_member"] = make_user(Role.NURSE).id
     return users, records
 
 

@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -25,23 +24,14 @@ from bench.client import parse_forms
 from clinic.auth.models import Role, User
 from clinic.extensions import db
 from clinic.patients.models import Patient
-from clinic.sessions import services as chart
-from clinic.sessions.closing_services import (
-    active_checklist_items,
-    record_checklist,
-    sign_session,
-)
 from clinic.sessions.models import (
     Administration,
     InfusionSession,
-    Method,
     MonitoringEntry,
-    Phase,
-    Route,
     Score,
 )
 from tests.conftest import PASSWORD
-from tests.factories import make_patient, open_session_for
+from tests.factories import make_ready_to_sign, open_session_for, seed_chart_records, sign
 
 SCRIPT = "<script>alert(1)</script>"
 NASTY = [
@@ -114,63 +104,18 @@ def clinic(app: Any, make_user: Callable[..., User]) -> Clinic:
         "admin": make_user(Role.ADMIN),
         "staff_member": make_user(Role.NURSE),
     }
-    patient = make_patient()
-    session = open_session_for(patient, users["nurse"], users["clinician"])
+    records = seed_chart_records(users["nurse"], users["clinician"])
+    patient = db.session.get(Patient, records["patient"])
     to_cancel = open_session_for(patient, users["nurse"], users["clinician"])
     signed = open_session_for(patient, users["nurse"], users["clinician"])
-    administrations = {}
-    for target in (session, signed):
-        administrations[target.id] = chart.record_administration(
-            users["clinician"],
-            target.id,
-            chart.AdministrationDetails(
-                drug="Ketamine hydrochloride",
-                route=Route.IV,
-                method=Method.INFUSION,
-                dose_amount=Decimal("35"),
-                dose_unit="mg",
-                rate_amount=None,
-                rate_unit=None,
-                started_at=target.started_at,
-                ended_at=None,
-                site="",
-                lot_number="",
-                ordering_clinician_id=None,
-                note="",
-            ),
-            None,
-        ).entry.id
-    entry = chart.record_monitoring(
-        users["nurse"],
-        session.id,
-        chart.MonitoringDetails(phase=Phase.DURING, occurred_at=session.started_at, spo2=97),
-        None,
-    )
-    for item in active_checklist_items():
-        if item.required:
-            record_checklist(
-                users["clinician"],
-                signed.id,
-                item.id,
-                done=True,
-                detail="A. Driver" if item.detail_label else None,
-            )
-    db.session.commit()
-    sign_session(users["clinician"], signed.id, PASSWORD)
-    db.session.commit()
-    return Clinic(
-        users,
-        {
-            "patient": patient.id,
-            "session": session.id,
-            "to_cancel": to_cancel.id,
-            "signed": signed.id,
-            "administration": administrations[session.id],
-            "monitoring_entry": entry.entry.id,
-            "checklist_item": active_checklist_items()[0].id,
-            "staff_member": users["staff_member"].id,
-        },
-    )
+    make_ready_to_sign(signed, users["clinician"])
+    sign(signed, users["clinician"], PASSWORD)
+    records |= {
+        "to_cancel": to_cancel.id,
+        "signed": signed.id,
+        "staff_member": users["staff_member"].id,
+    }
+    return Clinic(users, records)
 
 
 # form -> (who posts it, the page that shows it, the URL it posts to); {names} from the records.

@@ -235,16 +235,9 @@ def seed_clinic(
     The first `ready_to_sign` sessions get an administration and every required checklist item,
     so that only the signature is missing.
     """
-    from datetime import timedelta
-    from decimal import Decimal
-
     from clinic.auth.models import Role
-    from clinic.database import utcnow
-    from clinic.sessions import closing_services as closing
-    from clinic.sessions import services as chart
-    from clinic.sessions.models import Method, Route
     from tests.conftest import PASSWORD
-    from tests.factories import make_patient, open_session_for
+    from tests.factories import make_patient, make_ready_to_sign, open_session_for
 
     def staff(role: Role, n: int) -> Any:
         from clinic.staff.services import StaffDetails, create_user
@@ -268,45 +261,17 @@ def seed_clinic(
         try:
             nurse_users = [staff(Role.NURSE, n) for n in range(nurses)]
             clinician_users = [staff(Role.CLINICIAN, n) for n in range(clinicians)]
-            ids = []
+            opened = []
             for n in range(sessions):
                 patient = make_patient(family_name=f"Reliability{n}")
-                session = open_session_for(
-                    patient, nurse_users[n % nurses], clinician_users[n % clinicians]
+                opened.append(
+                    open_session_for(
+                        patient, nurse_users[n % nurses], clinician_users[n % clinicians]
+                    )
                 )
-                ids.append(session.id)
-            for session_id in ids[:ready_to_sign]:
-                clinician = clinician_users[0]
-                chart.record_administration(
-                    clinician,
-                    session_id,
-                    chart.AdministrationDetails(
-                        drug="Ketamine hydrochloride",
-                        route=Route.IV,
-                        method=Method.INFUSION,
-                        dose_amount=Decimal("35"),
-                        dose_unit="mg",
-                        rate_amount=None,
-                        rate_unit=None,
-                        started_at=utcnow() - timedelta(minutes=20),
-                        ended_at=None,
-                        site="left forearm",
-                        lot_number="LOT-1",
-                        ordering_clinician_id=clinician.id,
-                        note="",
-                    ),
-                    None,
-                )
-                for item in closing.active_checklist_items():
-                    if item.required:
-                        closing.record_checklist(
-                            clinician,
-                            session_id,
-                            item.id,
-                            done=True,
-                            detail="A. Driver" if item.detail_label else None,
-                        )
-                db.session.commit()
+            for infusion_session in opened[:ready_to_sign]:
+                make_ready_to_sign(infusion_session, clinician_users[0])
+            ids = [infusion_session.id for infusion_session in opened]
             return SeededClinic(
                 [u.username for u in nurse_users],
                 [u.username for u in clinician_users],
