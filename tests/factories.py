@@ -18,6 +18,8 @@ from clinic.sessions.models import (
     Administration,
     ChecklistCompletion,
     ChecklistItem,
+    InfusionEvent,
+    InfusionEventKind,
     InfusionSession,
     Instrument,
     Method,
@@ -85,6 +87,115 @@ def open_session_for(
     )
     db.session.commit()
     return db.session.get(InfusionSession, written.entry.id)
+
+
+def insert_session(
+    patient: Patient,
+    nurse: User,
+    clinician: User | None = None,
+    *,
+    started_at: datetime,
+    route: Route = Route.IV,
+    indication: Indication | None = None,
+    **extra: Any,
+) -> InfusionSession:
+    """A session inserted directly (no audit, no checks): any status, any staff (the nurse
+    attends too unless a clinician is given); `extra` sets further columns (status=...)."""
+    infusion_session = InfusionSession(
+        patient_id=patient.id,
+        indication=indication or patient.indication,
+        route=route,
+        attending_clinician_id=(clinician or nurse).id,
+        nurse_id=nurse.id,
+        started_at=started_at,
+        created_by_id=nurse.id,
+        **extra,
+    )
+    db.session.add(infusion_session)
+    db.session.commit()
+    return infusion_session
+
+
+def open_session_as(user: User) -> InfusionSession:
+    """A new depression patient and a session started an hour ago, the user as nurse and
+    attending, inserted directly: for tests of what is charted, not of who may open it."""
+    patient = make_patient(
+        Indication.DEPRESSION, date_of_birth=date(1980, 1, 1), allergies=None, created_by=user
+    )
+    return insert_session(patient, user, started_at=utcnow() - timedelta(hours=1))
+
+
+def insert_administration(
+    session_id: int,
+    user_id: int,
+    dose: str = "35",
+    *,
+    dose_unit: str = "mg",
+    route: Route = Route.IV,
+    started_at: datetime | None = None,
+    **extra: Any,
+) -> Administration:
+    """An administration row inserted directly (40 minutes ago unless given); `extra` sets
+    further columns (method=..., voided_at=...)."""
+    values: dict[str, Any] = {"drug": "Ketamine hydrochloride", "method": Method.INFUSION} | extra
+    administration = Administration(
+        session_id=session_id,
+        route=route,
+        dose_amount=Decimal(dose),
+        dose_unit=dose_unit,
+        started_at=started_at or utcnow() - timedelta(minutes=40),
+        recorded_by_id=user_id,
+        **values,
+    )
+    db.session.add(administration)
+    db.session.commit()
+    return administration
+
+
+def insert_monitoring(session_id: int, user_id: int) -> MonitoringEntry:
+    """A monitoring row (BP 128/80, HR 72) from 20 minutes ago, inserted directly."""
+    entry = MonitoringEntry(
+        session_id=session_id,
+        phase=Phase.DURING,
+        occurred_at=utcnow() - timedelta(minutes=20),
+        systolic_bp=128,
+        diastolic_bp=80,
+        heart_rate=72,
+        recorded_by_id=user_id,
+    )
+    db.session.add(entry)
+    db.session.commit()
+    return entry
+
+
+def insert_infusion_event(administration: Administration, user_id: int) -> InfusionEvent:
+    """A 'paused' event of the administration from 10 minutes ago, inserted directly."""
+    event = InfusionEvent(
+        session_id=administration.session_id,
+        administration_id=administration.id,
+        kind=InfusionEventKind.PAUSED,
+        occurred_at=utcnow() - timedelta(minutes=10),
+        recorded_by_id=user_id,
+    )
+    db.session.add(event)
+    db.session.commit()
+    return event
+
+
+def insert_pain_score(session_id: int, user_id: int, total: int = 4) -> Score:
+    """A pain NRS score (before) from 30 minutes ago, inserted directly."""
+    score = Score(
+        session_id=session_id,
+        instrument=Instrument.PAIN_NRS,
+        timing=ScoreTiming.BEFORE,
+        occurred_at=utcnow() - timedelta(minutes=30),
+        answers=[total],
+        total=total,
+        recorded_by_id=user_id,
+    )
+    db.session.add(score)
+    db.session.commit()
+    return score
 
 
 def record_vitals(infusion_session: InfusionSession, nurse: User, at: datetime) -> None:

@@ -13,7 +13,7 @@ from clinic.sessions.models import (
     InfusionSession,
     SessionStatus,
 )
-from tests.test_scores import open_session
+from tests.factories import open_session_as
 
 
 def item(db, code: str) -> ChecklistItem:
@@ -38,7 +38,7 @@ def post_item(client, session_id: int, checklist_item: ChecklistItem, **fields: 
 
 def test_chart_lists_active_items_in_position_order(client, db, login_as):
     nurse = login_as(Role.NURSE)
-    session_id = open_session(db, nurse)
+    session_id = open_session_as(nurse).id
     page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
     labels = [
         "Designated driver confirmed",
@@ -53,7 +53,7 @@ def test_chart_lists_active_items_in_position_order(client, db, login_as):
 
 def test_not_done_needs_a_reason(client, db, login_as):
     nurse = login_as(Role.NURSE)
-    session_id = open_session(db, nurse)
+    session_id = open_session_as(nurse).id
     instructions = item(db, "instructions_given")
     response = post_item(client, session_id, instructions, status="not_done", note="asked twice")
     assert response.status_code == 422
@@ -74,7 +74,7 @@ def test_not_done_needs_a_reason(client, db, login_as):
 
 def test_driver_confirmed_needs_the_drivers_name(client, db, login_as):
     nurse = login_as(Role.NURSE, full_name="Nina Nurse")
-    session_id = open_session(db, nurse)
+    session_id = open_session_as(nurse).id
     driver = item(db, "driver_confirmed")
     response = post_item(client, session_id, driver, status="done")
     assert response.status_code == 422
@@ -94,7 +94,7 @@ def test_driver_confirmed_needs_the_drivers_name(client, db, login_as):
 
 def test_status_is_required(client, db, login_as):
     nurse = login_as(Role.NURSE)
-    session_id = open_session(db, nurse)
+    session_id = open_session_as(nurse).id
     response = post_item(client, session_id, item(db, "alert_oriented"))
     assert response.status_code == 422
     assert "Choose done or not done." in response.get_data(as_text=True)
@@ -102,7 +102,7 @@ def test_status_is_required(client, db, login_as):
 
 def test_current_state_is_the_latest_completion_not_voided(client, db, login_as):
     nurse = login_as(Role.NURSE)
-    session_id = open_session(db, nurse)
+    session_id = open_session_as(nurse).id
     vitals = item(db, "vitals_near_baseline")
     post_item(client, session_id, vitals, status="not_done", not_done_reason="BP still high")
     post_item(client, session_id, vitals, status="done")
@@ -123,7 +123,7 @@ def test_current_state_is_the_latest_completion_not_voided(client, db, login_as)
 
 def test_unknown_or_inactive_item_is_404(client, db, login_as):
     nurse = login_as(Role.NURSE)
-    session_id = open_session(db, nurse)
+    session_id = open_session_as(nurse).id
     assert client.post(f"/sessions/{session_id}/checklist/9999", data={}).status_code == 404
     retired = item(db, "alert_oriented")
     retired.active = False
@@ -133,7 +133,7 @@ def test_unknown_or_inactive_item_is_404(client, db, login_as):
 
 def test_double_submitted_checklist_creates_one_completion(client, db, login_as):
     nurse = login_as(Role.NURSE)
-    session_id = open_session(db, nurse)
+    session_id = open_session_as(nurse).id
     alert = item(db, "alert_oriented")
     for _ in range(2):
         response = post_item(client, session_id, alert, status="done", submission_key="k-check")
@@ -143,7 +143,7 @@ def test_double_submitted_checklist_creates_one_completion(client, db, login_as)
 
 def test_signed_session_refuses_checklist(client, db, login_as):
     nurse = login_as(Role.NURSE)
-    session_id = open_session(db, nurse)
+    session_id = open_session_as(nurse).id
     db.session.get(InfusionSession, session_id).status = SessionStatus.SIGNED
     db.session.commit()
     response = post_item(client, session_id, item(db, "alert_oriented"), status="done")
