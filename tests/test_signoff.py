@@ -28,9 +28,16 @@ from clinic.sessions.models import (
     Signature,
 )
 from tests.conftest import PASSWORD, login
+from tests.factories import (
+    complete_checklist,
+    insert_administration,
+    insert_monitoring,
+    insert_pain_score,
+    open_session_as,
+)
+from tests.helpers import local_minutes_ago
 from tests.test_checklist import completions, item, post_item
-from tests.test_scores import local_minutes_ago, open_session, pain_data
-from tests.test_void import add_administration, add_monitoring, add_score
+from tests.test_scores import pain_data
 
 REQUIRED_LABELS = [
     "Designated driver confirmed",
@@ -40,18 +47,12 @@ REQUIRED_LABELS = [
 ]
 
 
-def complete_checklist(client, db, session_id: int) -> None:
-    for checklist_item in db.session.scalars(sa.select(ChecklistItem)).all():
-        response = post_item(client, session_id, checklist_item, status="done", detail="Sam Doe")
-        assert response.status_code == 302
-
-
 def ready_session(client, db, user) -> int:
     """A session that may be signed: checklist complete, one administration."""
-    session_id = open_session(db, user)
-    complete_checklist(client, db, session_id)
-    add_administration(db, session_id, user.id)
-    return session_id
+    infusion_session = open_session_as(user)
+    complete_checklist(infusion_session, user)
+    insert_administration(infusion_session.id, user.id)
+    return infusion_session.id
 
 
 def sign(client, session_id: int, password: str = PASSWORD):
@@ -68,7 +69,8 @@ def status(db, session_id: int) -> SessionStatus:
 
 def test_sign_off_refused_listing_what_is_missing(client, db, login_as):
     clinician = login_as(Role.CLINICIAN)
-    session_id = open_session(db, clinician)
+    infusion_session = open_session_as(clinician)
+    session_id = infusion_session.id
     response = sign(client, session_id)
     assert response.status_code == 422
     page = response.get_data(as_text=True)
@@ -78,7 +80,7 @@ def test_sign_off_refused_listing_what_is_missing(client, db, login_as):
     assert "at least one administration" in page
     assert status(db, session_id) == SessionStatus.IN_PROGRESS
 
-    complete_checklist(client, db, session_id)
+    complete_checklist(infusion_session, clinician)
     page = sign(client, session_id).get_data(as_text=True)
     assert "checklist:" not in page and "at least one administration" in page
     assert db.session.scalar(sa.select(Signature)) is None
@@ -98,8 +100,8 @@ def test_voided_administration_does_not_count(client, db, login_as):
 
 def test_not_done_with_reason_completes_an_item(client, db, login_as):
     clinician = login_as(Role.CLINICIAN)
-    session_id = open_session(db, clinician)
-    add_administration(db, session_id, clinician.id)
+    session_id = open_session_as(clinician).id
+    insert_administration(session_id, clinician.id)
     for checklist_item in db.session.scalars(sa.select(ChecklistItem)).all():
         post_item(
             client, session_id, checklist_item, status="not_done", not_done_reason="transfer to ED"
@@ -132,7 +134,7 @@ def test_nurse_cannot_sign(client, db, login_as):
 
 def test_nurse_cannot_sign_through_the_service(db, make_user):
     nurse = make_user(Role.NURSE)
-    session_id = open_session(db, nurse)
+    session_id = open_session_as(nurse).id
     with pytest.raises(PermissionError):
         closing_services.sign_session(nurse, session_id, PASSWORD)
 
@@ -170,7 +172,7 @@ def test_sign_off_succeeds_and_stores_a_verified_digest(client, db, login_as):
 def test_digest_covers_voided_entries_and_ignores_addenda(client, db, login_as):
     clinician = login_as(Role.CLINICIAN)
     session_id = ready_session(client, db, clinician)
-    score = add_score(db, session_id, clinician.id)
+    score = insert_pain_score(session_id, clinician.id)
     before = content_digest(session_id)
     client.post(f"/sessions/{session_id}/void/score/{score.id}", data={"reason": "duplicate"})
     voided = content_digest(session_id)
@@ -188,7 +190,7 @@ def test_digest_covers_voided_entries_and_ignores_addenda(client, db, login_as):
 def test_record_altered_in_the_database_no_longer_matches(client, db, login_as, table):
     clinician = login_as(Role.CLINICIAN)
     session_id = ready_session(client, db, clinician)
-    entry = add_monitoring(db, session_id, clinician.id)
+    entry = insert_monitoring(session_id, clinician.id)
     assert sign(client, session_id).status_code == 302
     statement = {
         "monitoring_entry": f"UPDATE monitoring_entry SET heart_rate = 140 WHERE id = {entry.id}",
@@ -206,8 +208,9 @@ def test_record_altered_in_the_database_no_longer_matches(client, db, login_as, 
 
 def test_cancelled_session_can_be_signed_without_administration(client, db, login_as):
     clinician = login_as(Role.CLINICIAN)
-    session_id = open_session(db, clinician)
-    complete_checklist(client, db, session_id)
+    infusion_session = open_session_as(clinician)
+    session_id = infusion_session.id
+    complete_checklist(infusion_session, clinician)
     response = client.post(f"/sessions/{session_id}/cancel", data={"cancel_reason": " "})
     assert response.status_code == 422
     assert "Give the reason for cancelling." in response.get_data(as_text=True)
@@ -233,7 +236,7 @@ def test_cancelled_session_can_be_signed_without_administration(client, db, logi
 def signed_session(client, db, login_as):
     clinician = login_as(Role.CLINICIAN)
     session_id = ready_session(client, db, clinician)
-    score = add_score(db, session_id, clinician.id)
+    score = insert_pain_score(session_id, clinician.id)
     assert sign(client, session_id).status_code == 302
     return session_id, score.id
 
@@ -291,8 +294,8 @@ def test_sign_off_racing_a_score_post_serialises_on_the_session_row(app, db, mak
     """Two connections: the score's transaction waits for the signature, then is refused."""
     nurse = make_user(Role.NURSE)
     clinician = make_user(Role.CLINICIAN)
-    session_id = open_session(db, clinician)
-    add_administration(db, session_id, clinician.id)
+    session_id = open_session_as(clinician).id
+    insert_administration(session_id, clinician.id)
     for checklist_item in db.session.scalars(sa.select(ChecklistItem)).all():
         closing_services.record_checklist(
             clinician, session_id, checklist_item.id, done=True, detail="Sam Doe"
@@ -336,7 +339,7 @@ def test_sign_off_racing_a_score_post_serialises_on_the_session_row(app, db, mak
 
 def test_addendum_only_on_signed_sessions(client, db, login_as):
     nurse = login_as(Role.NURSE)
-    session_id = open_session(db, nurse)
+    session_id = open_session_as(nurse).id
     data = {"addendum-text": "Patient called back", "addendum-reason": "follow-up"}
     response = client.post(f"/sessions/{session_id}/addenda", data=data)
     assert response.status_code == 422
@@ -380,7 +383,7 @@ def test_addendum_on_signed_session_by_nurse_shown_with_author(client, db, make_
 def test_print_page_shows_the_whole_record_and_is_audited(client, db, login_as):
     nurse = login_as(Role.NURSE)
     session_id = ready_session(client, db, nurse)
-    score = add_score(db, session_id, nurse.id, total=6)
+    score = insert_pain_score(session_id, nurse.id, total=6)
     client.post(f"/sessions/{session_id}/void/score/{score.id}", data={"reason": "duplicate"})
     response = client.get(f"/sessions/{session_id}/print")
     assert response.status_code == 200
@@ -422,7 +425,7 @@ ROUTES = [
 @pytest.mark.parametrize("role", [None, Role.NURSE, Role.CLINICIAN, Role.ADMIN])
 def test_role_matrix(client, db, make_user, method, url, allowed, role):
     owner = make_user(Role.CLINICIAN)
-    session_id = open_session(db, owner)
+    session_id = open_session_as(owner).id
     url = url.format(id=session_id)
     if role is not None:
         login(client, make_user(role).username)
