@@ -2,90 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from decimal import Decimal
-
 import pytest
 import sqlalchemy as sa
 
 from clinic.audit.models import AuditEvent
 from clinic.auth.models import Role
-from clinic.database import utcnow
 from clinic.sessions.models import (
-    Administration,
-    InfusionEvent,
-    InfusionEventKind,
     InfusionSession,
-    Instrument,
-    Method,
-    MonitoringEntry,
-    Phase,
-    Route,
-    Score,
-    ScoreTiming,
     SessionStatus,
 )
 from tests.conftest import login
-from tests.test_scores import open_session
-
-
-def add_score(db, session_id: int, user_id: int, total: int = 4) -> Score:
-    score = Score(
-        session_id=session_id,
-        instrument=Instrument.PAIN_NRS,
-        timing=ScoreTiming.BEFORE,
-        occurred_at=utcnow() - timedelta(minutes=30),
-        answers=[total],
-        total=total,
-        recorded_by_id=user_id,
-    )
-    db.session.add(score)
-    db.session.commit()
-    return score
-
-
-def add_administration(db, session_id: int, user_id: int) -> Administration:
-    administration = Administration(
-        session_id=session_id,
-        drug="Ketamine hydrochloride",
-        route=Route.IV,
-        method=Method.INFUSION,
-        dose_amount=Decimal("35"),
-        dose_unit="mg",
-        started_at=utcnow() - timedelta(minutes=40),
-        recorded_by_id=user_id,
-    )
-    db.session.add(administration)
-    db.session.commit()
-    return administration
-
-
-def add_monitoring(db, session_id: int, user_id: int) -> MonitoringEntry:
-    entry = MonitoringEntry(
-        session_id=session_id,
-        phase=Phase.DURING,
-        occurred_at=utcnow() - timedelta(minutes=20),
-        systolic_bp=128,
-        diastolic_bp=80,
-        heart_rate=72,
-        recorded_by_id=user_id,
-    )
-    db.session.add(entry)
-    db.session.commit()
-    return entry
-
-
-def add_event(db, administration: Administration, user_id: int) -> InfusionEvent:
-    event = InfusionEvent(
-        session_id=administration.session_id,
-        administration_id=administration.id,
-        kind=InfusionEventKind.PAUSED,
-        occurred_at=utcnow() - timedelta(minutes=10),
-        recorded_by_id=user_id,
-    )
-    db.session.add(event)
-    db.session.commit()
-    return event
+from tests.factories import (
+    insert_administration,
+    insert_infusion_event,
+    insert_monitoring,
+    insert_pain_score,
+    open_session_as,
+)
 
 
 def void(client, session_id: int, kind: str, entry_id: int, reason: str = "entered in error"):
@@ -99,8 +32,8 @@ def refreshed(db, entry):
 
 def test_nurse_voids_own_entry_and_it_stays_listed_struck_through(client, db, login_as):
     nurse = login_as(Role.NURSE, full_name="Nina Nurse")
-    session_id = open_session(db, nurse)
-    score = add_score(db, session_id, nurse.id)
+    session_id = open_session_as(nurse).id
+    score = insert_pain_score(session_id, nurse.id)
     response = void(client, session_id, "score", score.id, "wrong patient's chart")
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"#score-{score.id}")
@@ -119,13 +52,13 @@ def test_nurse_voids_own_entry_and_it_stays_listed_struck_through(client, db, lo
 def test_nurse_cannot_void_another_persons_entry(client, db, login_as, make_user):
     other = make_user(Role.NURSE)
     nurse = login_as(Role.NURSE)
-    session_id = open_session(db, nurse)
-    score = add_score(db, session_id, other.id)
+    session_id = open_session_as(nurse).id
+    score = insert_pain_score(session_id, other.id)
     assert void(client, session_id, "score", score.id).status_code == 403
     assert refreshed(db, score).voided_at is None
     page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
     assert f"/void/score/{score.id}" not in page  # no void button offered either
-    own = add_score(db, session_id, nurse.id)
+    own = insert_pain_score(session_id, nurse.id)
     page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
     assert f"/void/score/{own.id}" in page
 
@@ -134,13 +67,13 @@ def test_nurse_cannot_void_another_persons_entry(client, db, login_as, make_user
 def test_clinician_voids_any_kind_of_entry(client, db, login_as, make_user, kind):
     nurse = make_user(Role.NURSE)
     login_as(Role.CLINICIAN)
-    session_id = open_session(db, nurse)
-    administration = add_administration(db, session_id, nurse.id)
+    session_id = open_session_as(nurse).id
+    administration = insert_administration(session_id, nurse.id)
     entry = {
         "administration": lambda: administration,
-        "infusion_event": lambda: add_event(db, administration, nurse.id),
-        "monitoring": lambda: add_monitoring(db, session_id, nurse.id),
-        "score": lambda: add_score(db, session_id, nurse.id),
+        "infusion_event": lambda: insert_infusion_event(administration, nurse.id),
+        "monitoring": lambda: insert_monitoring(session_id, nurse.id),
+        "score": lambda: insert_pain_score(session_id, nurse.id),
     }[kind]()
     assert void(client, session_id, kind, entry.id).status_code == 302
     assert refreshed(db, entry).void_reason == "entered in error"
@@ -149,8 +82,8 @@ def test_clinician_voids_any_kind_of_entry(client, db, login_as, make_user, kind
 def test_admin_cannot_void(client, db, make_user):
     nurse = make_user(Role.NURSE)
     admin = make_user(Role.ADMIN)
-    session_id = open_session(db, nurse)
-    score = add_score(db, session_id, nurse.id)
+    session_id = open_session_as(nurse).id
+    score = insert_pain_score(session_id, nurse.id)
     login(client, admin.username)
     assert void(client, session_id, "score", score.id).status_code == 403
     assert refreshed(db, score).voided_at is None
@@ -158,8 +91,8 @@ def test_admin_cannot_void(client, db, make_user):
 
 def test_void_needs_a_reason(client, db, login_as):
     nurse = login_as(Role.NURSE)
-    session_id = open_session(db, nurse)
-    score = add_score(db, session_id, nurse.id)
+    session_id = open_session_as(nurse).id
+    score = insert_pain_score(session_id, nurse.id)
     response = void(client, session_id, "score", score.id, reason="  ")
     assert response.status_code == 422
     page = response.get_data(as_text=True)
@@ -170,9 +103,9 @@ def test_void_needs_a_reason(client, db, login_as):
 
 def test_void_of_unknown_kind_or_other_sessions_entry_is_404(client, db, login_as):
     clinician = login_as(Role.CLINICIAN)
-    session_id = open_session(db, clinician)
-    other_session_id = open_session(db, clinician)
-    score = add_score(db, other_session_id, clinician.id)
+    session_id = open_session_as(clinician).id
+    other_session_id = open_session_as(clinician).id
+    score = insert_pain_score(other_session_id, clinician.id)
     assert void(client, session_id, "score", score.id).status_code == 404
     assert void(client, session_id, "patient", score.id).status_code == 404
     assert void(client, session_id, "score", 9999).status_code == 404
@@ -180,8 +113,8 @@ def test_void_of_unknown_kind_or_other_sessions_entry_is_404(client, db, login_a
 
 def test_voiding_twice_keeps_the_first_void(client, db, login_as):
     nurse = login_as(Role.NURSE)
-    session_id = open_session(db, nurse)
-    score = add_score(db, session_id, nurse.id)
+    session_id = open_session_as(nurse).id
+    score = insert_pain_score(session_id, nurse.id)
     void(client, session_id, "score", score.id, "first")
     assert void(client, session_id, "score", score.id, "second").status_code == 302
     assert refreshed(db, score).void_reason == "first"
@@ -193,8 +126,8 @@ def test_voiding_twice_keeps_the_first_void(client, db, login_as):
 
 def test_signed_session_refuses_void(client, db, login_as):
     clinician = login_as(Role.CLINICIAN)
-    session_id = open_session(db, clinician)
-    score = add_score(db, session_id, clinician.id)
+    session_id = open_session_as(clinician).id
+    score = insert_pain_score(session_id, clinician.id)
     db.session.get(InfusionSession, session_id).status = SessionStatus.SIGNED
     db.session.commit()
     response = void(client, session_id, "score", score.id)
