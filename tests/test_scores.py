@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -12,45 +11,15 @@ import sqlalchemy as sa
 from clinic.audit.models import AuditEvent
 from clinic.auth.models import Role
 from clinic.clinic_time import local_now
-from clinic.database import utcnow
-from clinic.patients.models import Indication, Patient, Sex
-from clinic.sessions.models import InfusionSession, Instrument, Route, Score, SessionStatus
+from clinic.sessions.models import InfusionSession, Instrument, Score, SessionStatus
 from clinic.sessions.scoring import (
     check_pain_score,
     phq9_band,
     phq9_risk_flag,
     phq9_total,
 )
-
-
-def open_session(db, user) -> int:
-    patient = Patient(
-        mrn=f"MRN-{uuid.uuid4().hex[:8]}",
-        family_name="Doe",
-        given_name="Jane",
-        date_of_birth=date(1980, 1, 1),
-        sex=Sex.FEMALE,
-        indication=Indication.DEPRESSION,
-        created_by_id=user.id,
-    )
-    db.session.add(patient)
-    db.session.flush()
-    infusion_session = InfusionSession(
-        patient_id=patient.id,
-        indication=Indication.DEPRESSION,
-        route=Route.IV,
-        attending_clinician_id=user.id,
-        nurse_id=user.id,
-        started_at=utcnow() - timedelta(hours=1),
-        created_by_id=user.id,
-    )
-    db.session.add(infusion_session)
-    db.session.commit()
-    return infusion_session.id
-
-
-def local_minutes_ago(minutes: int = 5) -> str:
-    return (local_now() - timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M")
+from tests.factories import open_session_as
+from tests.helpers import local_minutes_ago
 
 
 def phq9_data(answers: list[int], timing: str = "before", key: str | None = None) -> dict:
@@ -117,7 +86,7 @@ def test_pain_range():
 
 def test_phq9_post_stores_total_and_flags_item9_on_chart(client, db, login_as):
     nurse = login_as(Role.NURSE)
-    session_id = open_session(db, nurse)
+    session_id = open_session_as(nurse).id
     response = client.post(
         f"/sessions/{session_id}/scores/phq9", data=phq9_data([2, 2, 1, 1, 1, 1, 1, 1, 1])
     )
@@ -137,7 +106,7 @@ def test_phq9_post_stores_total_and_flags_item9_on_chart(client, db, login_as):
 
 def test_phq9_without_item9_raises_no_flag(client, db, login_as):
     nurse = login_as(Role.NURSE)
-    session_id = open_session(db, nurse)
+    session_id = open_session_as(nurse).id
     client.post(f"/sessions/{session_id}/scores/phq9", data=phq9_data([3] * 8 + [0], "after"))
     (score,) = scores(db, session_id)
     assert (score.total, score.risk_flag, score.timing.value) == (24, False, "after")
@@ -148,7 +117,7 @@ def test_phq9_without_item9_raises_no_flag(client, db, login_as):
 
 def test_phq9_missing_item_is_refused_with_input_kept(client, db, login_as):
     nurse = login_as(Role.NURSE)
-    session_id = open_session(db, nurse)
+    session_id = open_session_as(nurse).id
     data = phq9_data([1] * 9)
     del data["phq9-item5"]
     response = client.post(f"/sessions/{session_id}/scores/phq9", data=data)
@@ -161,7 +130,7 @@ def test_phq9_missing_item_is_refused_with_input_kept(client, db, login_as):
 
 def test_pain_score_out_of_range_is_refused_with_input_kept(client, db, login_as):
     nurse = login_as(Role.NURSE)
-    session_id = open_session(db, nurse)
+    session_id = open_session_as(nurse).id
     data = pain_data("11")
     response = client.post(f"/sessions/{session_id}/scores/pain", data=data)
     assert response.status_code == 422
@@ -177,7 +146,7 @@ def test_pain_score_out_of_range_is_refused_with_input_kept(client, db, login_as
 
 def test_score_time_in_the_future_is_refused(client, db, login_as):
     nurse = login_as(Role.NURSE)
-    session_id = open_session(db, nurse)
+    session_id = open_session_as(nurse).id
     later = (local_now() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
     data = pain_data("3", "before", later)
     response = client.post(f"/sessions/{session_id}/scores/pain", data=data)
@@ -187,7 +156,7 @@ def test_score_time_in_the_future_is_refused(client, db, login_as):
 
 def test_double_submitted_score_creates_one_entry(client, db, login_as):
     nurse = login_as(Role.NURSE)
-    session_id = open_session(db, nurse)
+    session_id = open_session_as(nurse).id
     data = phq9_data([0] * 9, key="one-time-key-phq9")
     for _ in range(2):
         assert client.post(f"/sessions/{session_id}/scores/phq9", data=data).status_code == 302
@@ -196,7 +165,7 @@ def test_double_submitted_score_creates_one_entry(client, db, login_as):
 
 def test_signed_session_refuses_new_score(client, db, login_as):
     nurse = login_as(Role.NURSE)
-    session_id = open_session(db, nurse)
+    session_id = open_session_as(nurse).id
     db.session.get(InfusionSession, session_id).status = SessionStatus.SIGNED
     db.session.commit()
     data = pain_data("3")
