@@ -5,8 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,7 +18,7 @@ from clinic.audit.models import AuditEvent
 from clinic.auth.models import Role, User
 from clinic.patients.csv_export import escape_cell
 from clinic.patients.fhir import dumps
-from clinic.patients.models import Indication, Patient, Sex
+from clinic.patients.models import Indication, Patient
 from clinic.sessions.models import (
     Administration,
     ChecklistCompletion,
@@ -35,64 +34,34 @@ from clinic.sessions.models import (
     SessionStatus,
     Signature,
 )
+from tests.factories import insert_administration, insert_session, make_patient
+from tests.helpers import count_queries
 
 T0 = datetime(2024, 3, 5, 15, 0, tzinfo=UTC)
 
 
-def add_patient(db: Any, mrn: str = "MRN-001") -> Patient:
-    patient = Patient(
+def add_patient(mrn: str = "MRN-001") -> Patient:
+    """Ada Tester, whose record the exports are read from."""
+    return make_patient(
+        Indication.DEPRESSION,
+        "Tester",
         mrn=mrn,
-        family_name="Tester",
         given_name="Ada",
         date_of_birth=date(1980, 2, 29),
-        sex=Sex.FEMALE,
-        indication=Indication.DEPRESSION,
+        allergies=None,
     )
-    db.session.add(patient)
-    db.session.flush()
-    return patient
-
-
-def add_session(
-    db: Any,
-    patient: Patient,
-    clinician: User,
-    nurse: User,
-    started_at: datetime = T0,
-    route: Route = Route.IV,
-    **extra: Any,
-) -> InfusionSession:
-    session = InfusionSession(
-        patient_id=patient.id,
-        indication=Indication.DEPRESSION,
-        route=route,
-        attending_clinician_id=clinician.id,
-        nurse_id=nurse.id,
-        started_at=started_at,
-        created_by_id=nurse.id,
-        **extra,
-    )
-    db.session.add(session)
-    db.session.flush()
-    return session
 
 
 def add_administration(
-    db: Any, session: InfusionSession, by: User, dose: str, **extra: Any
+    session: InfusionSession, by: User, dose: str, **extra: Any
 ) -> Administration:
+    """An administration five minutes into the session, in mg/kg unless `extra` says otherwise."""
     values: dict[str, Any] = {
-        "drug": "Ketamine hydrochloride",
-        "route": session.route,
-        "method": Method.INFUSION,
         "dose_unit": "mg/kg",
+        "route": session.route,
         "started_at": session.started_at + timedelta(minutes=5),
     } | extra
-    admin = Administration(
-        session_id=session.id, recorded_by_id=by.id, dose_amount=Decimal(dose), **values
-    )
-    db.session.add(admin)
-    db.session.flush()
-    return admin
+    return insert_administration(session.id, by.id, dose, **values)
 
 
 @pytest.fixture
@@ -107,21 +76,20 @@ def staff(make_user: Callable[..., User]) -> dict[str, User]:
 def record(db: Any, staff: dict[str, User]) -> dict[str, Any]:
     """A patient with one full, signed session and one cancelled session."""
     clinician, nurse = staff["clinician"], staff["nurse"]
-    patient = add_patient(db)
-    signed = add_session(
-        db,
+    patient = add_patient()
+    signed = insert_session(
         patient,
-        clinician,
         nurse,
+        clinician,
+        started_at=T0,
         weight_kg=Decimal("72.5"),
         status=SessionStatus.SIGNED,
         discharged_at=T0 + timedelta(hours=2),
     )
     kept = add_administration(
-        db, signed, clinician, "0.5", rate_amount=Decimal("12.25"), rate_unit="mg/kg/h"
+        signed, clinician, "0.5", rate_amount=Decimal("12.25"), rate_unit="mg/kg/h"
     )
     voided = add_administration(
-        db,
         signed,
         clinician,
         "35",
@@ -190,11 +158,10 @@ def record(db: Any, staff: dict[str, User]) -> dict[str, Any]:
             content_digest="0" * 64,
         )
     )
-    cancelled = add_session(
-        db,
+    cancelled = insert_session(
         patient,
-        clinician,
         nurse,
+        clinician,
         started_at=T0 + timedelta(days=7),
         route=Route.INTRANASAL,
         status=SessionStatus.CANCELLED,
@@ -202,7 +169,7 @@ def record(db: Any, staff: dict[str, User]) -> dict[str, Any]:
         cancel_reason="patient unwell",
     )
     spray = add_administration(
-        db, cancelled, clinician, "28", dose_unit="mg", method=Method.SPRAY, drug="Esketamine"
+        cancelled, clinician, "28", dose_unit="mg", method=Method.SPRAY, drug="Esketamine"
     )
     db.session.commit()
     return {
@@ -368,25 +335,11 @@ def test_fhir_scores_are_survey_observations(client, login_as, record):
 
 def test_fhir_export_of_a_patient_without_sessions_is_valid(client, login_as, db):
     login_as(Role.CLINICIAN)
-    patient = add_patient(db, mrn="EMPTY-1")
+    patient = add_patient(mrn="EMPTY-1")
     db.session.commit()
     data = json.loads(get_bundle(client, patient.id)[1])
     Bundle.model_validate(data)
     assert [e["resource"]["resourceType"] for e in data["entry"]] == ["Patient"]
-
-
-@contextmanager
-def count_queries(db: Any) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
 
 
 def test_fhir_export_query_count_does_not_grow_with_sessions(client, login_as, db, staff):
@@ -394,19 +347,19 @@ def test_fhir_export_query_count_does_not_grow_with_sessions(client, login_as, d
     clinician = staff["clinician"]
     counts = []
     for n, mrn in ((1, "Q-1"), (6, "Q-6")):
-        patient = add_patient(db, mrn=mrn)
+        patient = add_patient(mrn=mrn)
         for i in range(n):
             # A different nurse per session: lazy loading users would show as extra queries.
             nurse = User(username=f"n-{mrn}-{i}", full_name="N", role=Role.NURSE, password_hash="x")
             db.session.add(nurse)
             db.session.flush()
-            session = add_session(db, patient, clinician, nurse, started_at=T0 + timedelta(days=i))
-            add_administration(db, session, nurse, "1")
+            session = insert_session(patient, nurse, clinician, started_at=T0 + timedelta(days=i))
+            add_administration(session, nurse, "1")
         patient_id = patient.id
         db.session.commit()
         # An empty identity map, as in a real request: nothing is served from memory.
         db.session.expunge_all()
-        with count_queries(db) as statements:
+        with count_queries() as statements:
             get_bundle(client, patient_id)
         counts.append(len(statements))
         clinician = db.session.merge(clinician)
@@ -465,7 +418,7 @@ def test_csv_lists_sessions_with_administrations_as_entered(client, login_as, re
 
 
 def test_csv_never_sums_administrations(client, login_as, db, record, staff):
-    add_administration(db, record["signed"], staff["clinician"], "0.25", method=Method.BOLUS)
+    add_administration(record["signed"], staff["clinician"], "0.25", method=Method.BOLUS)
     db.session.commit()
     login_as(Role.CLINICIAN)
     rows = read_csv(client.get(f"/patients/{record['patient'].id}/sessions.csv"))
@@ -484,9 +437,9 @@ def test_csv_cell_escaping(cell):
 
 
 def test_csv_escapes_formula_typed_into_the_record(client, login_as, db, staff):
-    patient = add_patient(db)
-    session = add_session(db, patient, staff["clinician"], staff["nurse"])
-    add_administration(db, session, staff["clinician"], "1", drug='=HYPERLINK("http://x","y")')
+    patient = add_patient()
+    session = insert_session(patient, staff["nurse"], staff["clinician"], started_at=T0)
+    add_administration(session, staff["clinician"], "1", drug='=HYPERLINK("http://x","y")')
     staff["nurse"].full_name = "@SUM(1+1)"
     staff["clinician"].full_name = "-2+3"
     db.session.commit()
@@ -510,7 +463,7 @@ EXPORTS = [
     ("role", "status"), [(Role.NURSE, 403), (Role.ADMIN, 403), (Role.CLINICIAN, 200)]
 )
 def test_export_role_matrix(client, login_as, db, path, role, status):
-    patient = add_patient(db)
+    patient = add_patient()
     db.session.commit()
     login_as(role)
     assert client.get(f"/patients/{patient.id}/{path}").status_code == status
@@ -518,7 +471,7 @@ def test_export_role_matrix(client, login_as, db, path, role, status):
 
 @pytest.mark.parametrize("path", [p for p, _ in EXPORTS])
 def test_export_redirects_anonymous_to_login(client, db, path):
-    patient = add_patient(db)
+    patient = add_patient()
     db.session.commit()
     response = client.get(f"/patients/{patient.id}/{path}")
     assert response.status_code == 302
