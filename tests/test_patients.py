@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from clinic.audit.models import AuditEvent
 from clinic.auth.models import Role, User
 from clinic.patients import services as patient_services
 from clinic.patients.models import Indication, Patient, Sex
@@ -26,6 +25,8 @@ from clinic.sessions.models import (
     SessionStatus,
 )
 from tests.conftest import login
+from tests.factories import insert_session
+from tests.helpers import audit_actions
 
 PAGE_SIZE = 3
 
@@ -76,14 +77,6 @@ def make_patient(db: Any, make_user: Callable[..., User]) -> Callable[..., Patie
     return make
 
 
-def audit_events(db: Any, action: str) -> list[AuditEvent]:
-    return list(
-        db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-        )
-    )
-
-
 def loaded_version(html: str) -> str:
     match = re.search(r'name="version" type="hidden" value="(\d+)"', html)
     assert match, "the edit form carries no version"
@@ -109,7 +102,7 @@ def test_nurse_registers_patient_and_lands_on_the_patient_page(client, db, login
     assert patient.date_of_birth == date(1980, 4, 12)
     assert (patient.sex, patient.indication) == (Sex.FEMALE, Indication.DEPRESSION)
     assert patient.created_by_id == nurse.id
-    [event] = audit_events(db, "patient_registered")
+    [event] = audit_actions("patient_registered")
     assert (event.actor_id, event.patient_id, event.entity_id) == (
         nurse.id,
         patient.id,
@@ -295,7 +288,7 @@ def test_edit_saves_and_audits_old_and_new_values(client, db, login_as, make_pat
         Indication.BOTH,
         2,
     )
-    [event] = audit_events(db, "patient_updated")
+    [event] = audit_actions("patient_updated")
     assert (event.actor_id, event.patient_id, event.entity_id) == (
         clinician.id,
         patient.id,
@@ -316,7 +309,7 @@ def test_edit_without_changes_writes_no_new_version(client, db, login_as, make_p
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(Patient, patient.id).version == 1
-    assert audit_events(db, "patient_updated") == []
+    assert audit_actions("patient_updated") == []
 
 
 def test_stale_edit_is_refused_with_input_kept_and_nothing_overwritten(
@@ -354,7 +347,7 @@ def test_stale_edit_is_refused_with_input_kept_and_nothing_overwritten(
         "Penicillin (anaphylaxis)",
         2,
     )
-    assert len(audit_events(db, "patient_updated")) == 1
+    assert len(audit_actions("patient_updated")) == 1
 
     # Having now seen B's changes, A may save knowingly: the form carries the current version.
     assert loaded_version(html) == "2"
@@ -380,7 +373,7 @@ def test_update_service_refuses_a_stale_version_before_writing(db, make_user, ma
     db.session.rollback()
 
     assert db.session.get(Patient, patient.id).allergies == "Latex"
-    assert len(audit_events(db, "patient_updated")) == 1
+    assert len(audit_actions("patient_updated")) == 1
 
 
 def test_edit_to_an_mrn_of_another_patient_is_refused(client, db, login_as, make_patient):
@@ -399,23 +392,6 @@ def test_edit_to_an_mrn_of_another_patient_is_refused(client, db, login_as, make
 
 
 # The patient page
-
-
-def add_session(
-    db: Any, patient: Patient, user: User, started_at: datetime, route: Route = Route.IV
-) -> InfusionSession:
-    session = InfusionSession(
-        patient_id=patient.id,
-        indication=Indication.DEPRESSION,
-        route=route,
-        attending_clinician_id=user.id,
-        nurse_id=user.id,
-        started_at=started_at,
-        created_by_id=user.id,
-    )
-    db.session.add(session)
-    db.session.commit()
-    return session
 
 
 def add_phq9(db: Any, session: InfusionSession, user: User, *, voided: bool = False) -> Score:
@@ -459,9 +435,13 @@ def test_patient_page_lists_sessions_newest_first_with_links(
     patient = make_patient()
     clinician = make_user(Role.CLINICIAN)
     start = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
-    oldest = add_session(db, patient, clinician, start)
-    newest = add_session(db, patient, clinician, start + timedelta(days=14), Route.INTRANASAL)
-    middle = add_session(db, patient, clinician, start + timedelta(days=7), Route.IM)
+    oldest = insert_session(patient, clinician, started_at=start)
+    newest = insert_session(
+        patient, clinician, started_at=start + timedelta(days=14), route=Route.INTRANASAL
+    )
+    middle = insert_session(
+        patient, clinician, started_at=start + timedelta(days=7), route=Route.IM
+    )
     login_as(Role.NURSE)
 
     html = client.get(f"/patients/{patient.id}").get_data(as_text=True)
@@ -479,9 +459,11 @@ def test_patient_page_flags_suicide_risk_from_a_non_voided_phq9(
     flagged = make_patient(mrn="R1")
     voided_only = make_patient(mrn="R2")
     clinician = make_user(Role.CLINICIAN)
-    session = add_session(db, flagged, clinician, datetime(2026, 3, 2, 14, 0, tzinfo=UTC))
+    session = insert_session(flagged, clinician, started_at=datetime(2026, 3, 2, 14, 0, tzinfo=UTC))
     add_phq9(db, session, clinician)
-    other = add_session(db, voided_only, clinician, datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
+    other = insert_session(
+        voided_only, clinician, started_at=datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    )
     add_phq9(db, other, clinician, voided=True)
     login_as(Role.NURSE)
 
@@ -499,7 +481,7 @@ def test_viewing_a_patient_writes_an_audit_event(client, db, login_as, make_pati
 
     client.get(f"/patients/{patient.id}")
 
-    [event] = audit_events(db, "patient_viewed")
+    [event] = audit_actions("patient_viewed")
     assert (event.actor_id, event.entity, event.entity_id, event.patient_id) == (
         nurse.id,
         "patient",
