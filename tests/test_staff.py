@@ -12,6 +12,7 @@ from clinic.auth.models import Role, User
 from clinic.staff import services as staff_services
 from clinic.staff.services import StaffDetails
 from tests.conftest import login
+from tests.helpers import audit_actions
 
 TEMPORARY = "temporary-pass-2024x"
 
@@ -20,14 +21,6 @@ def get_user(db, username: str) -> User | None:
     db.session.expire_all()
     return db.session.scalar(
         sa.select(User).where(sa.func.lower(User.username) == username.lower())
-    )
-
-
-def events(db, action: str) -> list[AuditEvent]:
-    return list(
-        db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-        )
     )
 
 
@@ -118,7 +111,7 @@ def test_admin_edits_name_credentials_and_role(client, login_as, make_user, db):
         "NP",
         Role.CLINICIAN,
     )
-    [event] = events(db, "staff_updated")
+    [event] = audit_actions("staff_updated")
     assert event.actor_id == admin.id and event.entity_id == str(nurse.id)
     assert json.loads(event.changes) == {
         "credentials": ["RN", "NP"],
@@ -134,7 +127,7 @@ def test_saving_unchanged_details_writes_no_event(client, login_as, make_user, d
         f"/staff/{nurse.id}",
         data={"full_name": nurse.full_name, "credentials": nurse.credentials, "role": "nurse"},
     )
-    assert events(db, "staff_updated") == []
+    assert audit_actions("staff_updated") == []
 
 
 def test_bad_edit_keeps_the_input_with_a_message(client, login_as, make_user, db):
@@ -157,7 +150,7 @@ def test_reset_password_makes_the_user_change_it_at_next_login(client, login_as,
     assert response.status_code == 302
     user = get_user(db, nurse.username)
     assert user.must_change_password
-    [event] = events(db, "staff_password_reset")
+    [event] = audit_actions("staff_password_reset")
     assert event.entity_id == str(nurse.id)
     client.post("/logout")
     assert login(client, nurse.username).status_code == 200  # the old password is gone
@@ -196,10 +189,10 @@ def test_deactivated_account_cannot_sign_in_until_reactivated(app, client, login
     assert client.post(f"/staff/{nurse.id}/reactivate").status_code == 302
     assert get_user(db, nurse.username).active
     assert login(other, nurse.username).status_code == 302
-    assert [json.loads(e.changes) for e in events(db, "staff_deactivated")] == [
+    assert [json.loads(e.changes) for e in audit_actions("staff_deactivated")] == [
         {"active": [True, False]}
     ]
-    assert [json.loads(e.changes) for e in events(db, "staff_reactivated")] == [
+    assert [json.loads(e.changes) for e in audit_actions("staff_reactivated")] == [
         {"active": [False, True]}
     ]
 
@@ -209,7 +202,7 @@ def test_admin_cannot_deactivate_themselves(client, login_as, db):
     response = client.post(f"/staff/{admin.id}/deactivate", follow_redirects=True)
     assert "You cannot deactivate your own account." in response.get_data(as_text=True)
     assert get_user(db, admin.username).active
-    assert events(db, "staff_deactivated") == []
+    assert audit_actions("staff_deactivated") == []
 
 
 def test_admin_cannot_demote_themselves(client, login_as, make_user, db):
@@ -295,7 +288,7 @@ def test_staff_changes_are_audited_without_password_hashes(client, login_as, mak
         "staff_deactivated",
         "staff_reactivated",
     ]
-    [created] = events(db, "staff_created")[-1:]
+    [created] = audit_actions("staff_created")[-1:]
     assert json.loads(created.changes) == {
         "username": "jdoe",
         "full_name": "Jane Doe",
