@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from clinic.auth.models import Role
 from clinic.patients import trends
@@ -26,6 +23,7 @@ from tests.factories import (
     seed_sessions,
     sign,
 )
+from tests.helpers import count_queries
 
 # 2026-03-02 14:00 UTC is 09:00 in the clinic's zone (America/New_York).
 START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
@@ -316,23 +314,9 @@ def test_one_session_is_not_a_trend_but_its_scores_are_listed(client, login_as, 
     assert text(table).endswith("2026-03-02 14 \u2013 5 \u2013")
 
 
-@contextmanager
-def counted_statements(engine: sa.Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
-
-
 def page_statements(client, db, patient_id: int) -> list[str]:
     db.session.remove()  # a cold request: nothing from earlier ones in the identity map
-    with counted_statements(db.engine) as statements:
+    with count_queries(db.engine) as statements:
         response = client.get(f"/patients/{patient_id}")
     assert response.status_code == 200
     return statements
@@ -365,7 +349,7 @@ def test_trend_query_reads_only_the_columns_it_plots(app, db, staff):
     seed_sessions(patient, nurse, clinician, 3)
     patient_id = patient.id
 
-    with counted_statements(db.engine) as statements:
+    with count_queries(db.engine) as statements:
         scores = trends.trend_scores(patient_id)
 
     [statement] = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
