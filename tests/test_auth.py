@@ -13,6 +13,7 @@ from clinic.audit.models import AuditEvent
 from clinic.auth.models import Role, User
 from clinic.database import utcnow
 from tests.conftest import BASE_CONFIG, PASSWORD, login
+from tests.helpers import audit_actions
 
 NEW_PASSWORD = "a-brand-new-passphrase-77"
 # A page every signed-in role may open (the home page belongs to the clinical features).
@@ -172,7 +173,7 @@ def test_login_failed_login_logout_and_password_change_are_audited(client, db, m
 
 def test_failed_login_with_unknown_username_is_audited_without_the_typed_name(client, db):
     login(client, "ghost-user", "whatever-password-1")
-    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "login_failed"))
+    event = audit_actions("login_failed")[0]
     assert event is not None and event.actor_id is None
     assert "ghost-user" not in event.changes
     assert "whatever-password-1" not in event.changes
