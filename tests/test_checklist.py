@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from clinic.audit.models import AuditEvent
 from clinic.auth.models import Role
 from clinic.sessions.closing_services import checklist_rows
 from clinic.sessions.models import (
@@ -14,6 +13,7 @@ from clinic.sessions.models import (
     SessionStatus,
 )
 from tests.factories import open_session_as
+from tests.helpers import audit_actions
 
 
 def item(db, code: str) -> ChecklistItem:
@@ -86,9 +86,7 @@ def test_driver_confirmed_needs_the_drivers_name(client, db, login_as):
     assert (completion.done, completion.detail) == (True, "Sam Doe")
     page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
     assert "Sam Doe" in page and "Nina Nurse" in page
-    event = db.session.scalar(
-        sa.select(AuditEvent).where(AuditEvent.action == "checklist_recorded")
-    )
+    event = audit_actions("checklist_recorded")[0]
     assert event.entity_id == str(completion.id) and event.patient_id is not None
 
 
