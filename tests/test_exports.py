@@ -14,7 +14,6 @@ import pytest
 import sqlalchemy as sa
 from fhir.resources.R4B.bundle import Bundle
 
-from clinic.audit.models import AuditEvent
 from clinic.auth.models import Role, User
 from clinic.patients.csv_export import escape_cell
 from clinic.patients.fhir import dumps
@@ -35,7 +34,7 @@ from clinic.sessions.models import (
     Signature,
 )
 from tests.factories import insert_administration, insert_session, make_patient
-from tests.helpers import count_queries
+from tests.helpers import audit_actions, count_queries
 
 T0 = datetime(2024, 3, 5, 15, 0, tzinfo=UTC)
 
@@ -490,7 +489,7 @@ def test_each_export_writes_an_audit_event(client, login_as, db, record, path, a
     patient_id = record["patient"].id
     assert client.get(f"/patients/{patient_id}/{path}").status_code == 200
     db.session.expire_all()
-    events = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action)).all()
+    events = audit_actions(action)
     assert len(events) == 1
     assert events[0].actor_id == user.id
     assert events[0].patient_id == patient_id
