@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from clinic.audit.models import AuditEvent
 from clinic.auth.models import Role
 from clinic.clinic_time import local_now
 from clinic.sessions.models import InfusionSession, Instrument, Score, SessionStatus
@@ -19,7 +18,7 @@ from clinic.sessions.scoring import (
     phq9_total,
 )
 from tests.factories import open_session_as
-from tests.helpers import local_minutes_ago
+from tests.helpers import audit_actions, local_minutes_ago
 
 
 def phq9_data(answers: list[int], timing: str = "before", key: str | None = None) -> dict:
@@ -100,7 +99,7 @@ def test_phq9_post_stores_total_and_flags_item9_on_chart(client, db, login_as):
     page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
     assert 'data-testid="risk-flag"' in page
     assert "moderate" in page
-    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "score_recorded"))
+    event = audit_actions("score_recorded")[0]
     assert event.patient_id is not None and event.entity_id == str(score.id)
 
 
