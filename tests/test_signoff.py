@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from clinic.audit.models import AuditEvent
 from clinic.auth.models import Role
 from clinic.clinic_time import local_now
 from clinic.extensions import db as _db
@@ -35,7 +34,7 @@ from tests.factories import (
     insert_pain_score,
     open_session_as,
 )
-from tests.helpers import local_minutes_ago
+from tests.helpers import audit_actions, local_minutes_ago
 from tests.test_checklist import completions, item, post_item
 from tests.test_scores import pain_data
 
@@ -118,7 +117,7 @@ def test_sign_off_refused_with_a_wrong_password(client, db, login_as):
     assert "The password is not correct" in response.get_data(as_text=True)
     assert status(db, session_id) == SessionStatus.IN_PROGRESS
     assert db.session.scalar(sa.select(Signature)) is None
-    failed = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "signature_failed"))
+    failed = audit_actions("signature_failed")[0]
     assert failed.actor_id == clinician.id and failed.entity_id == str(session_id)
 
 
@@ -158,7 +157,7 @@ def test_sign_off_succeeds_and_stores_a_verified_digest(client, db, login_as):
     assert len(signature.content_digest) == 64
     assert signature.content_digest == content_digest(session_id)
     assert status(db, session_id) == SessionStatus.SIGNED
-    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "session_signed"))
+    event = audit_actions("session_signed")[0]
     assert signature.content_digest in event.changes
 
     page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
@@ -222,7 +221,7 @@ def test_cancelled_session_can_be_signed_without_administration(client, db, logi
     assert infusion_session.status == SessionStatus.CANCELLED
     assert infusion_session.cancel_reason == "BP 190/110 at baseline"
     assert infusion_session.cancelled_at is not None
-    assert db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "session_cancelled"))
+    assert audit_actions("session_cancelled")
     page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
     assert "BP 190/110 at baseline" in page
     assert sign(client, session_id).status_code == 302
@@ -372,7 +371,7 @@ def test_addendum_on_signed_session_by_nurse_shown_with_author(client, db, make_
     assert (addendum.author_id, addendum.reason) == (nurse.id, "follow-up")
     page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
     assert "Patient called: home safely" in page and "Nina Nurse" in page
-    assert db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "addendum_added"))
+    assert audit_actions("addendum_added")
     printed = client.get(f"/sessions/{session_id}/print").get_data(as_text=True)
     assert "Patient called: home safely" in printed
 
@@ -403,7 +402,7 @@ def test_print_page_shows_the_whole_record_and_is_audited(client, db, login_as):
     ):
         assert text in page, text
     assert "<form" not in page
-    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "session_printed"))
+    event = audit_actions("session_printed")[0]
     assert event.entity_id == str(session_id) and event.actor_id == nurse.id
 
 
