@@ -19,6 +19,7 @@ from tests.factories import (
     insert_pain_score,
     open_session_as,
 )
+from tests.helpers import audit_actions
 
 
 def void(client, session_id: int, kind: str, entry_id: int, reason: str = "entered in error"):
@@ -43,7 +44,7 @@ def test_nurse_voids_own_entry_and_it_stays_listed_struck_through(client, db, lo
     assert f'id="score-{score.id}" class="voided"' in page
     assert f'data-testid="void-mark-score-{score.id}"' in page
     assert "wrong patient&#39;s chart" in page and "Nina Nurse" in page
-    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "entry_voided"))
+    event = audit_actions("entry_voided")[0]
     assert event.entity == "score" and event.entity_id == str(score.id)
     assert "wrong patient's chart" in event.changes
     assert event.patient_id == db.session.get(InfusionSession, session_id).patient_id
