@@ -8,13 +8,11 @@ import pytest
 import sqlalchemy as sa
 
 from clinic.auth.models import Role
-from clinic.clinic_time import to_local
 from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.sessions.models import MonitoringEntry
 from tests.factories import make_patient, open_session_for
-
-FORMAT = "%Y-%m-%dT%H:%M"
+from tests.helpers import local_text
 
 
 @pytest.fixture
@@ -33,7 +31,7 @@ def post_vitals(client, session_id, **time_fields):
 
 
 def test_untouched_prefilled_time_is_taken_as_the_time_of_saving(client, chart):
-    shown = to_local(utcnow() - timedelta(minutes=20)).strftime(FORMAT)
+    shown = local_text(utcnow() - timedelta(minutes=20))
 
     stored = post_vitals(client, chart.id, occurred_at=shown, time_shown=shown)
 
@@ -42,7 +40,7 @@ def test_untouched_prefilled_time_is_taken_as_the_time_of_saving(client, chart):
 
 def test_a_time_the_nurse_corrected_is_kept_even_when_it_equals_the_prefilled_one(client, chart):
     earlier = (utcnow() - timedelta(minutes=20)).replace(second=0, microsecond=0)
-    shown = to_local(earlier).strftime(FORMAT)
+    shown = local_text(earlier)
 
     stored = post_vitals(client, chart.id, occurred_at=shown, time_shown=shown, time_edited="true")
 
@@ -51,11 +49,9 @@ def test_a_time_the_nurse_corrected_is_kept_even_when_it_equals_the_prefilled_on
 
 def test_a_typed_time_different_from_the_prefilled_one_is_kept(client, chart):
     earlier = (utcnow() - timedelta(minutes=12)).replace(second=0, microsecond=0)
-    shown = to_local(utcnow() - timedelta(minutes=30)).strftime(FORMAT)
+    shown = local_text(utcnow() - timedelta(minutes=30))
 
-    stored = post_vitals(
-        client, chart.id, occurred_at=to_local(earlier).strftime(FORMAT), time_shown=shown
-    )
+    stored = post_vitals(client, chart.id, occurred_at=local_text(earlier), time_shown=shown)
 
     assert stored == earlier
 
