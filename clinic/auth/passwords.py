@@ -12,7 +12,6 @@ MIN_LENGTH = 12
 MAX_LENGTH = 128
 
 
-
 @cache
 def _dummy_hash(method: str) -> str:
     """Checked when the username does not exist, so a failed login costs the same either way."""

@@ -12,7 +12,8 @@ import io
 from collections.abc import Iterable, Sequence
 
 from clinic.clinic_time import format_local
-from clinic.patients.fhir import PatientRecord, SessionRecord, decimal_text
+from clinic.clinical_numbers import decimal_text
+from clinic.patients.fhir import PatientRecord, SessionRecord
 from clinic.sessions.models import Administration, Instrument, Score, ScoreTiming
 
 HEADER = (

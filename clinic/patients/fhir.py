@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from clinic.clinical_numbers import decimal_text
 from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.patients.models import Patient, Sex
@@ -152,17 +153,6 @@ def load_patient_record(patient: Patient) -> PatientRecord:
 
 # ---------------------------------------------------------------------------------------------
 # JSON with exact decimals
-
-
-def decimal_text(value: Decimal) -> str:
-    """A Decimal as a plain JSON number: no exponent, no padding zeros from the column's scale.
-
-    The database hands back Numeric(14, 4) values as e.g. 0.5000; the clinician typed 0.5.
-    """
-    if not value.is_finite():
-        raise ValueError("a clinical value must be a finite number")
-    text = format(value.normalize(), "f")
-    return "0" if text in ("-0", "") else text
 
 
 def dumps(value: Any) -> str:
