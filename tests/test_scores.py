@@ -172,3 +172,15 @@ def test_signed_session_refuses_new_score(client, db, login_as):
     assert response.status_code == 409
     assert "signed and locked" in response.get_data(as_text=True)
     assert scores(db, session_id) == []
+
+
+def test_phq9_has_its_own_page_and_a_refused_one_comes_back_there(client, login_as):
+    nurse = login_as(Role.NURSE)
+    session_id = open_session_as(nurse).id
+
+    form_page = client.get(f"/sessions/{session_id}/scores/phq9")
+    refused = client.post(f"/sessions/{session_id}/scores/phq9", data={"phq9-timing": "before"})
+
+    assert form_page.status_code == 200 and 'id="phq9-form"' in form_page.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert 'id="phq9-form"' in refused.get_data(as_text=True)

@@ -98,7 +98,7 @@ def test_void_needs_a_reason(client, db, login_as):
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "Give the reason for voiding." in page
-    assert f'id="void-score-{score.id}-reason"' in page
+    assert 'id="reason"' in page and 'aria-invalid="true"' in page
     assert refreshed(db, score).voided_at is None
 
 
@@ -134,3 +134,31 @@ def test_signed_session_refuses_void(client, db, login_as):
     response = void(client, session_id, "score", score.id)
     assert response.status_code == 409
     assert refreshed(db, score).voided_at is None
+
+
+def test_void_page_names_the_entry_and_asks_the_reason(client, db, login_as):
+    nurse = login_as(Role.NURSE)
+    session_id = open_session_as(nurse).id
+    score = insert_pain_score(session_id, nurse.id)
+
+    response = client.get(f"/sessions/{session_id}/void/score/{score.id}")
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Pain NRS" in page and "Reason for voiding" in page
+    assert refreshed(db, score).voided_at is None  # looking is not voiding
+
+
+def test_chart_links_to_the_void_page_only_for_entries_the_user_may_void(
+    client, db, login_as, make_user
+):
+    nurse = login_as(Role.NURSE)
+    session_id = open_session_as(nurse).id
+    own = insert_pain_score(session_id, nurse.id)
+    other = insert_pain_score(session_id, make_user(Role.NURSE).id)
+
+    page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
+
+    assert f"/sessions/{session_id}/void/score/{own.id}" in page
+    assert f"/sessions/{session_id}/void/score/{other.id}" not in page
+    assert client.get(f"/sessions/{session_id}/void/score/{other.id}").status_code == 403

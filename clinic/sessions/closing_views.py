@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, render_template, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload, selectinload
@@ -27,6 +27,7 @@ from clinic.audit.services import record_audit_event
 from clinic.auth.access import roles_required
 from clinic.auth.models import Role
 from clinic.clinic_time import format_local
+from clinic.clinical_numbers import decimal_text
 from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.sessions import bp
@@ -80,7 +81,6 @@ class ClosingSection:
     signature: Signature | None
     signature_matches: bool | None
     addenda: list[Addendum]
-    phq9_form: Phq9Form | None = None
     pain_form: PainForm | None = None
     checklist_forms: dict[int, ChecklistForm] = field(default_factory=dict)
     cancel_form: CancelForm | None = None
@@ -149,7 +149,6 @@ def closing_context(infusion_session: InfusionSession) -> dict[str, Any]:
         addenda=_addenda(infusion_session.id),
     )
     if editable:
-        section.phq9_form = overrides.get("phq9_form") or Phq9Form(formdata=None)
         section.pain_form = overrides.get("pain_form") or PainForm(formdata=None)
         refused = overrides.get("checklist_forms", {})
         section.checklist_forms = {
@@ -161,15 +160,6 @@ def closing_context(infusion_session: InfusionSession) -> dict[str, Any]:
     else:
         section.addendum_form = overrides.get("addendum_form") or AddendumForm(formdata=None)
     return {"closing": section}
-
-
-@bp.app_template_global("void_form_for")
-def void_form_for(kind: str, entry: Any) -> VoidForm:
-    """The void form of one entry: the refused one of this request if it was this entry's."""
-    refused = _overrides().get("void_form")
-    if refused is not None and refused[0] == kind and refused[1] == entry.id:
-        return refused[2]
-    return VoidForm(formdata=None)
 
 
 @bp.app_template_global("may_void")
@@ -215,18 +205,24 @@ def _write(
     anchor: str,
     write: Callable[[], str | None],
     override: Any = None,
+    page: Callable[[], tuple[str, int]] | None = None,
 ) -> Response | tuple[str, int]:
-    """Validate, write through one service, commit, redirect; or show the chart again.
+    """Validate, write through one service, commit, redirect; or show the form again.
 
     `write` returns the message to flash (None for a repeated post, which stored nothing new).
-    `override` is what the chart needs to show this form again (the form itself by default).
+    A refused form comes back on the chart (`override` is what the chart needs to show it, the
+    form itself by default), or on its own page when the form has one (`page`).
     """
     shown_again = {override_name: form if override is None else override}
+
+    def show_again() -> tuple[str, int]:
+        return page() if page is not None else _rerender(session_id, **shown_again)
+
     if not form.validate_on_submit():
         if override_name != "addendum_form" and _load(session_id).is_signed:
             # Fixing the input would not help: say why nothing can be saved.
             return _refused(session_id, SessionLockedError.message, **shown_again)
-        return _rerender(session_id, **shown_again)
+        return show_again()
     try:
         message = write()
     except SessionLockedError:
@@ -243,7 +239,8 @@ def _write(
             target.errors.append(error.message)
         else:
             form.form_errors.append(error.message)
-        return _rerender(session_id, **shown_again)
+        db.session.rollback()
+        return show_again()
     db.session.commit()
     if message:
         flash(message, "success")
@@ -254,11 +251,16 @@ def _timing(form: Phq9Form | PainForm) -> ScoreTiming:
     return ScoreTiming(form.timing.data)
 
 
-@bp.route("/<int:session_id>/scores/phq9", methods=["POST"])
+@bp.route("/<int:session_id>/scores/phq9", methods=["GET", "POST"])
 @roles_required(*CHARTING_ROLES)
-def add_phq9(session_id: int) -> Response | tuple[str, int]:
-    _load(session_id)
+def add_phq9(session_id: int) -> Response | tuple[str, int] | str:
+    """The PHQ-9 has its own page: 27 radio buttons would bury the chart on a tablet."""
+    infusion_session = _load(session_id)
     form = Phq9Form()
+    if request.method == "GET":
+        if infusion_session.is_signed:
+            return _refused(session_id, SessionLockedError.message)
+        return _phq9_page(infusion_session, form)[0]
 
     def write() -> str | None:
         saved = closing.record_phq9(
@@ -277,7 +279,25 @@ def add_phq9(session_id: int) -> Response | tuple[str, int]:
             message += " Item 9 is above 0: suicide risk flagged; tell the clinician now."
         return message
 
-    return _write(session_id, form, "phq9_form", "scores", write)
+    return _write(
+        session_id,
+        form,
+        "phq9_form",
+        "scores",
+        write,
+        page=lambda: _phq9_page(infusion_session, form),
+    )
+
+
+def _phq9_page(infusion_session: InfusionSession, form: Phq9Form) -> tuple[str, int]:
+    page = render_template(
+        "sessions/phq9.html",
+        infusion_session=infusion_session,
+        form=form,
+        phq9_stem=PHQ9_STEM,
+        phq9_answers=PHQ9_ANSWERS,
+    )
+    return page, 422 if form.errors else 200
 
 
 @bp.route("/<int:session_id>/scores/pain", methods=["POST"])
@@ -345,13 +365,24 @@ def cancel(session_id: int) -> Response | tuple[str, int]:
     return _write(session_id, form, "cancel_form", "ending", write)
 
 
-@bp.route("/<int:session_id>/void/<kind>/<int:entry_id>", methods=["POST"])
+@bp.route("/<int:session_id>/void/<kind>/<int:entry_id>", methods=["GET", "POST"])
 @roles_required(*CHARTING_ROLES)
-def void(session_id: int, kind: str, entry_id: int) -> Response | tuple[str, int]:
-    _load(session_id)
-    if kind not in closing.VOIDABLE:
+def void(session_id: int, kind: str, entry_id: int) -> Response | tuple[str, int] | str:
+    """Voiding asks for a reason on a page of its own, with the entry it is about in full view."""
+    infusion_session = _load(session_id)
+    model = closing.VOIDABLE.get(kind)
+    entry = db.session.get(model, entry_id) if model is not None else None
+    if entry is None or entry.session_id != session_id:
         abort(404)
+    if not closing.may_void(current_user, entry):
+        abort(403)
     form = VoidForm()
+    if request.method == "GET":
+        if infusion_session.is_signed:
+            return _refused(session_id, SessionLockedError.message)
+        if entry.is_voided:
+            return _back_to(session_id, f"{kind}-{entry_id}")
+        return _void_page(infusion_session, kind, entry, form)[0]
 
     def write() -> str | None:
         saved = closing.void_entry(current_user, session_id, kind, entry_id, form.reason.data or "")
@@ -363,8 +394,49 @@ def void(session_id: int, kind: str, entry_id: int) -> Response | tuple[str, int
         "void_form",
         f"{kind}-{entry_id}",
         write,
-        override=(kind, entry_id, form),
+        page=lambda: _void_page(infusion_session, kind, entry, form),
     )
+
+
+def describe_entry(kind: str, entry: Any) -> str:
+    """One line naming the entry, so the person voiding it sees exactly which one it is."""
+    at = format_local(getattr(entry, "occurred_at", None) or entry.recorded_at, "%H:%M")
+    if kind == "administration":
+        return (
+            f"{entry.drug} {decimal_text(entry.dose_amount)} {entry.dose_unit} "
+            f"{entry.method.value}, started {format_local(entry.started_at, '%H:%M')}"
+        )
+    if kind == "monitoring":
+        values = [
+            f"BP {entry.systolic_bp or '?'}/{entry.diastolic_bp or '?'}"
+            if entry.systolic_bp or entry.diastolic_bp
+            else "",
+            f"HR {entry.heart_rate}" if entry.heart_rate is not None else "",
+            f"SpO₂ {entry.spo2}%" if entry.spo2 is not None else "",
+            f"RR {entry.respiratory_rate}" if entry.respiratory_rate is not None else "",
+            entry.note,
+        ]
+        return f"Monitoring at {at}: " + ", ".join(v for v in values if v)
+    if kind == "infusion_event":
+        return f"Infusion {entry.kind.label.lower()} at {at}"
+    if kind == "score":
+        return f"{entry.instrument.label} {entry.total} ({entry.timing.value} the session) at {at}"
+    state = "done" if entry.done else f"not done: {entry.not_done_reason}"
+    return f"{entry.item.label}: {state} ({at})"
+
+
+def _void_page(
+    infusion_session: InfusionSession, kind: str, entry: Any, form: VoidForm
+) -> tuple[str, int]:
+    page = render_template(
+        "sessions/void.html",
+        infusion_session=infusion_session,
+        kind=kind,
+        entry=entry,
+        summary=describe_entry(kind, entry),
+        form=form,
+    )
+    return page, 422 if form.errors else 200
 
 
 @bp.route("/<int:session_id>/sign", methods=["POST"])

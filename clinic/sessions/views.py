@@ -22,6 +22,7 @@ from clinic.audit.services import record_audit_event
 from clinic.auth.access import roles_required
 from clinic.auth.models import Role
 from clinic.clinic_time import from_local
+from clinic.clinical_numbers import decimal_text
 from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.patients.models import Indication, Patient
@@ -58,15 +59,7 @@ ADMINISTRATION_PREFIX = "administration"
 
 @bp.app_template_filter("clinical_decimal")
 def clinical_decimal(value: Decimal | None) -> str:
-    """A dose as saved safely (ISMP): no trailing zero ("5", not "5.0"), always a leading zero.
-
-    A trailing zero misread ("5.0" read as 50) and a naked decimal (".5" read as 5) are classic
-    tenfold errors, so the stored 0.5000 is shown as 0.5.
-    """
-    if value is None:
-        return ""
-    text = format(value.normalize(), "f")
-    return "0" + text if text.startswith(".") else text
+    return "" if value is None else decimal_text(value)
 
 
 def get_session_or_404(session_id: int) -> InfusionSession:

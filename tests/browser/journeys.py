@@ -247,7 +247,8 @@ def record_phq9(
     page: Page, answers: list[int], timing: str = "Before the session", when: str = ""
 ) -> None:
     """The nine items, each answered by its label ("1 · Several days"), then when it was asked."""
-    page.get_by_text("Record a PHQ-9…").click()
+    page.get_by_role("link", name="Record a PHQ-9…").click()
+    check_page(page)
     form = page.locator("#phq9-form")
     labels = {
         0: "Not at all",

@@ -224,9 +224,11 @@ def test_nurse_charts_an_iv_session_at_the_chair(
 
     # Void the entry typed on the wrong chair: it stays, struck through, with who and why.
     wrong = rows.filter(has_text="Typed on the wrong chair")
-    wrong.get_by_text("Void", exact=True).click()
-    wrong.get_by_label("Reason for voiding").fill("Entered for the wrong patient")
-    wrong.get_by_role("button", name="Void entry").click()
+    wrong.get_by_role("link", name="Void…").click()
+    expect(page.get_by_test_id("void-entry-summary")).to_contain_text("Typed on the wrong chair")
+    check_page(page)
+    page.get_by_label("Reason for voiding").fill("Entered for the wrong patient")
+    page.get_by_role("button", name="Void entry").click()
     expect(
         page.get_by_text("Entry voided. It stays on the record, struck through.")
     ).to_be_visible()
