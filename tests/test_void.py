@@ -162,3 +162,14 @@ def test_chart_links_to_the_void_page_only_for_entries_the_user_may_void(
     assert f"/sessions/{session_id}/void/score/{own.id}" in page
     assert f"/sessions/{session_id}/void/score/{other.id}" not in page
     assert client.get(f"/sessions/{session_id}/void/score/{other.id}").status_code == 403
+
+
+def test_opening_the_void_page_is_an_audited_view_of_the_session(client, db, login_as):
+    nurse = login_as(Role.NURSE)
+    session_id = open_session_as(nurse).id
+    score = insert_pain_score(session_id, nurse.id)
+
+    client.get(f"/sessions/{session_id}/void/score/{score.id}")
+
+    [event] = audit_actions("session_viewed")
+    assert (event.actor_id, event.entity_id) == (nurse.id, str(session_id))

@@ -392,6 +392,17 @@ def sign_session(actor: User, session_id: int, password: str) -> Signature:
     return signature
 
 
+def record_session_view(actor: User, infusion_session: InfusionSession, action: str) -> None:
+    """Every page that shows a session's record is a view of it, audited (invariant 6)."""
+    record_audit_event(
+        actor_id=actor.id,
+        action=action,
+        entity="infusion_session",
+        entity_id=infusion_session.id,
+        patient_id=infusion_session.patient_id,
+    )
+
+
 def record_failed_signature(actor: User, session_id: int, patient_id: int | None) -> None:
     """A wrong password at signing is a security event, kept like a failed login."""
     record_audit_event(

@@ -23,7 +23,6 @@ from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.wrappers import Response
 
-from clinic.audit.services import record_audit_event
 from clinic.auth.access import roles_required
 from clinic.auth.models import Role
 from clinic.clinic_time import format_local
@@ -260,7 +259,10 @@ def add_phq9(session_id: int) -> Response | tuple[str, int] | str:
     if request.method == "GET":
         if infusion_session.is_signed:
             return _refused(session_id, SessionLockedError.message)
-        return _phq9_page(infusion_session, form)[0]
+        page = _phq9_page(infusion_session, form)[0]
+        closing.record_session_view(current_user, infusion_session, "session_viewed")
+        db.session.commit()
+        return page
 
     def write() -> str | None:
         saved = closing.record_phq9(
@@ -382,7 +384,10 @@ def void(session_id: int, kind: str, entry_id: int) -> Response | tuple[str, int
             return _refused(session_id, SessionLockedError.message)
         if entry.is_voided:
             return _back_to(session_id, f"{kind}-{entry_id}")
-        return _void_page(infusion_session, kind, entry, form)[0]
+        page = _void_page(infusion_session, kind, entry, form)[0]
+        closing.record_session_view(current_user, infusion_session, "session_viewed")
+        db.session.commit()
+        return page
 
     def write() -> str | None:
         saved = closing.void_entry(current_user, session_id, kind, entry_id, form.reason.data or "")
@@ -534,12 +539,6 @@ def print_record(session_id: int) -> str:
         addenda=_addenda(session_id),
         now_text=format_local(utcnow()),
     )
-    record_audit_event(
-        actor_id=current_user.id,
-        action="session_printed",
-        entity="infusion_session",
-        entity_id=infusion_session.id,
-        patient_id=infusion_session.patient_id,
-    )
+    closing.record_session_view(current_user, infusion_session, "session_printed")
     db.session.commit()
     return page

@@ -18,7 +18,6 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.wrappers import Response
 
-from clinic.audit.services import record_audit_event
 from clinic.auth.access import roles_required
 from clinic.auth.models import Role
 from clinic.clinic_time import from_local
@@ -28,6 +27,7 @@ from clinic.extensions import db
 from clinic.patients.models import Indication, Patient
 from clinic.sessions import bp
 from clinic.sessions import services as chart_services
+from clinic.sessions.closing_services import record_session_view
 from clinic.sessions.closing_views import closing_context
 from clinic.sessions.entry_time import entered_time
 from clinic.sessions.forms import (
@@ -270,13 +270,7 @@ def chart(session_id: int) -> str:
     infusion_session = get_session_or_404(session_id)
     # The cursor waits in the first vitals field: after each saved entry this page comes back.
     page = _chart_page(infusion_session, focus="monitoring")
-    record_audit_event(
-        actor_id=current_user.id,
-        action="session_viewed",
-        entity="infusion_session",
-        entity_id=infusion_session.id,
-        patient_id=infusion_session.patient_id,
-    )
+    record_session_view(current_user, infusion_session, "session_viewed")
     db.session.commit()
     return page
 
