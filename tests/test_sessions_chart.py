@@ -356,3 +356,55 @@ def test_times_are_shown_in_the_clinic_zone(
     )
     html = client.get(f"/sessions/{infusion_session.id}").get_data(as_text=True)
     assert "2026-01-15 10:00" in html
+
+
+def test_a_second_discharge_entry_from_a_stale_chart_is_refused_keeping_the_input(
+    client: FlaskClient, login_as: Callable[..., User], team: dict[str, User]
+) -> None:
+    nurse = login_as(Role.NURSE)
+    infusion_session = open_session_for(make_patient(), nurse, team["clinician"])
+    loaded = client.get(f"/sessions/{infusion_session.id}").get_data(as_text=True)
+    stale_version = input_value(loaded, "version")
+    left = local_text(minute(utcnow()))
+    first = client.post(
+        f"/sessions/{infusion_session.id}/end",
+        data={"discharged_at": left, "discharged_with": "Anna (sister)", "version": stale_version},
+    )
+    assert first.status_code == 302
+
+    second = client.post(
+        f"/sessions/{infusion_session.id}/end",
+        data={"discharged_at": left, "discharged_with": "Bob (friend)", "version": stale_version},
+    )
+
+    page = second.get_data(as_text=True)
+    assert second.status_code == 422
+    assert "Someone else changed this session" in page and "Anna (sister)" in page
+    assert 'value="Bob (friend)"' in page
+    _db.session.expire_all()
+    assert _db.session.get(InfusionSession, infusion_session.id).discharged_with == "Anna (sister)"
+
+
+def test_correcting_the_driver_keeps_the_recorded_discharge_time(
+    client: FlaskClient, login_as: Callable[..., User], team: dict[str, User]
+) -> None:
+    nurse = login_as(Role.NURSE)
+    infusion_session = open_session_for(make_patient(), nurse, team["clinician"])
+    left = minute(utcnow()) - timedelta(minutes=20)
+    client.post(
+        f"/sessions/{infusion_session.id}/end",
+        data={"discharged_at": local_text(left), "discharged_with": "Anna"},
+    )
+    page = client.get(f"/sessions/{infusion_session.id}").get_data(as_text=True)
+    form = {
+        name: input_value(page, name)
+        for name in ("discharged_at", "time_shown", "time_edited", "version")
+    }
+
+    client.post(
+        f"/sessions/{infusion_session.id}/end", data={**form, "discharged_with": "Anna Berg"}
+    )
+
+    _db.session.expire_all()
+    stored = _db.session.get(InfusionSession, infusion_session.id)
+    assert (stored.discharged_at, stored.discharged_with) == (left, "Anna Berg")

@@ -15,6 +15,7 @@ from wtforms import (
     BooleanField,
     DateTimeLocalField,
     Field,
+    HiddenField,
     SelectField,
     StringField,
     TextAreaField,
@@ -320,6 +321,8 @@ class MonitoringForm(OneTimeForm):
 
 
 class EndSessionForm(EntryTimeForm):
+    # The session's version when the form was shown (optimistic locking of the header).
+    version = HiddenField(validators=[Length(max=12)])
     discharged_at = occurred_at_field("Discharge time")
     discharged_with = StringField(
         "Left with (driver's name)",

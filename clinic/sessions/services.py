@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from clinic.audit.services import diff, record_audit_event
 from clinic.auth.models import Role, User
+from clinic.clinic_time import format_local
 from clinic.extensions import db
 from clinic.patients.models import Indication, Patient
 from clinic.sessions.entries import ChartError, Saved, earlier_entry, store_entry
@@ -250,11 +251,35 @@ def record_monitoring(
     )
 
 
+class StaleSessionError(ChartError):
+    """The session changed since the form was loaded: a save now would overwrite it unseen."""
+
+
 def end_session(
-    actor: User, session_id: int, discharged_at: datetime, discharged_with: str
+    actor: User,
+    session_id: int,
+    discharged_at: datetime,
+    discharged_with: str,
+    expected_version: int | None = None,
 ) -> None:
-    """Record the discharge time and who the patient left with (a correction is audited too)."""
+    """Record the discharge time and who the patient left with (a correction is audited too).
+
+    `expected_version` is the session's version when the form was loaded: if someone recorded or
+    corrected the discharge since, this save is refused instead of silently replacing theirs.
+    """
     infusion_session = lock_session_for_change(session_id)
+    if expected_version is not None and expected_version != infusion_session.version:
+        recorded = (
+            f" It now says: left at {format_local(infusion_session.discharged_at, '%H:%M')} "
+            f"with {infusion_session.discharged_with}."
+            if infusion_session.discharged_at
+            else ""
+        )
+        raise StaleSessionError(
+            "Someone else changed this session since you opened the chart."
+            + recorded
+            + " Check your entry and save again if it is still right."
+        )
     if discharged_at < infusion_session.started_at:
         raise ChartError("The discharge time is before the session started.", "discharged_at")
     before = {

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from clinic.auth.access import roles_required
 from clinic.auth.models import Role
-from clinic.clinic_time import from_local
+from clinic.clinic_time import from_local, to_local
 from clinic.clinical_numbers import decimal_text
 from clinic.database import utcnow
 from clinic.extensions import db
@@ -203,10 +203,17 @@ def _chart_page(
                 event_forms[administration.id] = InfusionEventForm(
                     formdata=None, prefix=f"event-{administration.id}"
                 )
-        end_form = end_form or EndSessionForm(formdata=None)
-        if infusion_session.discharged_at and not end_form.errors:
-            # Ending is recorded once and may be corrected: show what is on the record.
-            end_form.discharged_with.data = infusion_session.discharged_with
+        if end_form is None:
+            end_form = EndSessionForm(formdata=None, version=str(infusion_session.version))
+            if infusion_session.discharged_at:
+                # Ending is recorded once and may be corrected: show what is on the record. The
+                # time shown is the recorded one, not "now": a correction of the driver's name
+                # must not move the discharge time.
+                end_form.discharged_at.data = to_local(infusion_session.discharged_at).replace(
+                    tzinfo=None
+                )
+                end_form.time_shown.data = ""
+                end_form.discharged_with.data = infusion_session.discharged_with
     context: dict[str, Any] = {
         "infusion_session": infusion_session,
         "patient": infusion_session.patient,
@@ -377,6 +384,13 @@ def add_infusion_event(session_id: int, administration_id: int) -> Response | tu
 # --- monitoring ----------------------------------------------------------------------------
 
 
+def _expected_version(value: str | None) -> int | None:
+    """The version a form was loaded at; one that is not a number can match nothing."""
+    if not value:
+        return None
+    return int(value) if value.isdigit() else -1
+
+
 def _optional_int(value: str | None) -> int | None:
     return None if value in (None, "") else int(value)
 
@@ -439,9 +453,16 @@ def end(session_id: int) -> Response | tuple[Any, int]:
             session_id,
             entered_time(form, form.discharged_at),
             form.discharged_with.data or "",
+            expected_version=_expected_version(form.version.data),
         )
     except SessionLockedError as error:
         return _refused(session_id, error.message)
+    except chart_services.StaleSessionError as error:
+        db.session.rollback()
+        form.form_errors.append(error.message)
+        # Saving again, having seen the record as it now is, is a deliberate correction.
+        form.version.data = str(get_session_or_404(session_id).version)
+        return _rerender(session_id, end_form=form, focus="ending")
     except chart_services.ChartError as error:
         getattr(form, error.field or "discharged_with").errors.append(error.message)
         return _rerender(session_id, end_form=form, focus="ending")
