@@ -15,6 +15,7 @@ from clinic.audit.models import AuditEvent
 from clinic.auth.access import roles_required
 from clinic.auth.models import Role, User
 from clinic.extensions import db
+from clinic.form_choices import as_choices
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -38,11 +39,11 @@ def _local_midnight_utc(day: Any) -> datetime:
 def index() -> str:
     form = AuditFilterForm(request.args)
     users = db.session.scalars(sa.select(User).order_by(User.username)).all()
-    form.user.choices = [("", "Anyone")] + [(str(u.id), u.username) for u in users]
+    form.user.choices = as_choices([("", "Anyone")] + [(str(u.id), u.username) for u in users])
     actions = db.session.scalars(
         sa.select(AuditEvent.action).distinct().order_by(AuditEvent.action)
     ).all()
-    form.action.choices = [("", "Any action")] + [(a, a) for a in actions]
+    form.action.choices = as_choices([("", "Any action")] + [(a, a) for a in actions])
 
     query = sa.select(AuditEvent).order_by(AuditEvent.id.desc())
     if form.validate():

@@ -14,9 +14,11 @@ from wtforms import (
     TextAreaField,
     ValidationError,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
 from clinic.clinic_time import local_now
+from clinic.form_choices import as_choices
 from clinic.patients.models import Indication, Sex
 from clinic.patients.services import PatientData, date_of_birth_problem
 
@@ -26,8 +28,8 @@ PHI_TEXT = {"autocomplete": "off", "spellcheck": "false"}
 PHONE_PATTERN = r"^[0-9+()./ -]*$"
 
 
-def _choices(enum_cls: Any, prompt: str) -> list[tuple[str, str]]:
-    return [("", prompt)] + [(member.value, member.label) for member in enum_cls]
+def _choices(enum_cls: Any, prompt: str) -> list[SelectChoice]:
+    return as_choices([("", prompt)] + [(member.value, member.label) for member in enum_cls])
 
 
 def _born_in_range(form: FlaskForm, field: Field) -> None:

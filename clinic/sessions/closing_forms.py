@@ -25,6 +25,7 @@ from wtforms.validators import (
     Optional,
 )
 
+from clinic.form_choices import as_choices
 from clinic.sessions.entry_time import OneTimeForm, occurred_at_field
 from clinic.sessions.models import ChecklistItem, ScoreTiming
 from clinic.sessions.scoring import PAIN_MAX, PAIN_MIN, PHQ9_ANSWERS, PHQ9_ITEMS
@@ -54,7 +55,7 @@ def _strip(value: str | None) -> str | None:
 def _timing_field() -> RadioField:
     return RadioField(
         "When",
-        choices=TIMING_CHOICES,
+        choices=as_choices(TIMING_CHOICES),
         validators=[InputRequired(message="Choose before or after the session.")],
     )
 
@@ -80,7 +81,7 @@ for _number, _text in enumerate(PHQ9_ITEMS, start=1):
         f"item{_number}",
         RadioField(
             f"{_number}. {_text}",
-            choices=PHQ9_CHOICES,
+            choices=as_choices(PHQ9_CHOICES),
             coerce=int,
             validators=[InputRequired(message="Answer this item (0 to 3).")],
         ),
@@ -110,7 +111,7 @@ class ChecklistForm(OneTimeForm):
 
     status = RadioField(
         "Status",
-        choices=[(DONE, "Done"), (NOT_DONE, "Not done")],
+        choices=as_choices([(DONE, "Done"), (NOT_DONE, "Not done")]),
         validators=[InputRequired(message="Choose done or not done.")],
     )
     detail = StringField("Detail", validators=[Optional(), Length(max=200)], filters=[_strip])

@@ -22,6 +22,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from clinic.form_choices import as_choices
 from clinic.patients.models import Indication
 from clinic.sessions.entry_time import (
     DATETIME_FORMAT,
@@ -158,10 +159,12 @@ def optional_int(value: Any) -> int | None:
 
 
 class OpenSessionForm(OneTimeForm):
-    indication = SelectField("Indication", choices=INDICATION_CHOICES, validators=[DataRequired()])
+    indication = SelectField(
+        "Indication", choices=as_choices(INDICATION_CHOICES), validators=[DataRequired()]
+    )
     route = SelectField(
         "Route of administration",
-        choices=[("", "Choose…"), *ROUTE_CHOICES],
+        choices=as_choices([("", "Choose…"), *ROUTE_CHOICES]),
         validators=[DataRequired(message="Choose the route.")],
     )
     attending_clinician_id = SelectField(
@@ -188,10 +191,10 @@ class AdministrationForm(OneTimeForm):
     """Everything as the clinician states it; no field is ever pre-filled with a figure."""
 
     drug = StringField("Drug", default=DEFAULT_DRUG, validators=[DataRequired(), Length(max=120)])
-    route = SelectField("Route", choices=ROUTE_CHOICES, validators=[DataRequired()])
+    route = SelectField("Route", choices=as_choices(ROUTE_CHOICES), validators=[DataRequired()])
     method = SelectField(
         "Method",
-        choices=[("", "Choose…"), *METHOD_CHOICES],
+        choices=as_choices([("", "Choose…"), *METHOD_CHOICES]),
         validators=[DataRequired(message="Choose the method.")],
     )
     dose_amount = ClinicalDecimalField(
@@ -199,12 +202,14 @@ class AdministrationForm(OneTimeForm):
     )
     dose_unit = SelectField(
         "Dose unit",
-        choices=[("", "Choose…"), *((u, u) for u in DOSE_UNITS)],
+        choices=as_choices([("", "Choose…"), *((u, u) for u in DOSE_UNITS)]),
         validators=[DataRequired(message="Choose the unit.")],
     )
     rate_amount = ClinicalDecimalField("Rate (optional)", validators=[Optional()])
     # No Optional() here: it would stop the chain before validate_rate_unit pairs it with a rate.
-    rate_unit = SelectField("Rate unit", choices=[("", "—"), *((u, u) for u in RATE_UNITS)])
+    rate_unit = SelectField(
+        "Rate unit", choices=as_choices([("", "—"), *((u, u) for u in RATE_UNITS)])
+    )
     started_at = occurred_at_field("Start")
     ended_at = DateTimeLocalField(
         "End (optional)", format=DATETIME_FORMAT, validators=[Optional(), not_in_future]
@@ -226,15 +231,19 @@ class AdministrationForm(OneTimeForm):
 
 
 class InfusionEventForm(OneTimeForm):
-    kind = SelectField("Event", choices=EVENT_CHOICES, validators=[DataRequired()])
+    kind = SelectField("Event", choices=as_choices(EVENT_CHOICES), validators=[DataRequired()])
     occurred_at = occurred_at_field("Time")
     rate_amount = ClinicalDecimalField("New rate", validators=[Optional()])
     rate_unit = SelectField(
-        "Rate unit", choices=[("", "—"), *((u, u) for u in RATE_UNITS)], validators=[Optional()]
+        "Rate unit",
+        choices=as_choices([("", "—"), *((u, u) for u in RATE_UNITS)]),
+        validators=[Optional()],
     )
     bolus_amount = ClinicalDecimalField("Bolus amount", validators=[Optional()])
     bolus_unit = SelectField(
-        "Bolus unit", choices=[("", "—"), *((u, u) for u in DOSE_UNITS)], validators=[Optional()]
+        "Bolus unit",
+        choices=as_choices([("", "—"), *((u, u) for u in DOSE_UNITS)]),
+        validators=[Optional()],
     )
     note = StringField("Note", validators=[Length(max=500)])
 
@@ -272,14 +281,14 @@ class MonitoringForm(OneTimeForm):
     heart_rate = VitalField("HR /min")
     spo2 = VitalField("SpO₂ %")
     respiratory_rate = VitalField("RR /min")
-    sedation_moaas = SelectField("Sedation (MOAA/S)", choices=MOAAS_CHOICES, default="")
-    dissociation = SelectField("Dissociation", choices=DISSOCIATION_CHOICES, default="")
-    nausea = SelectField("Nausea", choices=NAUSEA_CHOICES, default="")
-    pain_nrs = SelectField("Pain 0-10", choices=PAIN_CHOICES, default="")
+    sedation_moaas = SelectField("Sedation (MOAA/S)", choices=as_choices(MOAAS_CHOICES), default="")
+    dissociation = SelectField("Dissociation", choices=as_choices(DISSOCIATION_CHOICES), default="")
+    nausea = SelectField("Nausea", choices=as_choices(NAUSEA_CHOICES), default="")
+    pain_nrs = SelectField("Pain 0-10", choices=as_choices(PAIN_CHOICES), default="")
     temperature_c = ClinicalDecimalField(
         "Temp °C", validators=[Optional()], max_decimals=1, max_integer_digits=2
     )
-    phase = SelectField("Phase", choices=PHASE_CHOICES, validators=[DataRequired()])
+    phase = SelectField("Phase", choices=as_choices(PHASE_CHOICES), validators=[DataRequired()])
     occurred_at = occurred_at_field("Time")
     note = StringField("Note", validators=[Length(max=2000)])
 

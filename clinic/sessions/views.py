@@ -17,6 +17,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
 from clinic.auth.access import roles_required
 from clinic.auth.models import Role
@@ -24,6 +25,7 @@ from clinic.clinic_time import from_local, to_local
 from clinic.clinical_numbers import decimal_text
 from clinic.database import utcnow
 from clinic.extensions import db
+from clinic.form_choices import as_choices
 from clinic.patients.models import Indication, Patient
 from clinic.sessions import bp
 from clinic.sessions import services as chart_services
@@ -79,9 +81,10 @@ def get_session_or_404(session_id: int) -> InfusionSession:
     return infusion_session
 
 
-def _staff_choices(role: Role, blank: str | None = None) -> list[tuple[Any, str]]:
+def _staff_choices(role: Role, blank: str | None = None) -> list[SelectChoice]:
     choices: list[tuple[Any, str]] = [("", blank)] if blank is not None else []
-    return choices + [(user.id, user.display_name) for user in chart_services.active_staff(role)]
+    staff = [(user.id, user.display_name) for user in chart_services.active_staff(role)]
+    return as_choices(choices + staff)
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -3,6 +3,7 @@ from wtforms import PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Regexp
 
 from clinic.auth.models import Role
+from clinic.form_choices import as_choices
 
 ROLE_CHOICES = [(role.value, role.label) for role in Role]
 
@@ -14,7 +15,7 @@ class StaffDetailsForm(FlaskForm):
         validators=[Length(max=40)],
         description="As signed on records, e.g. RN, MD, NP, PA-C.",
     )
-    role = SelectField("Role", choices=ROLE_CHOICES, validators=[DataRequired()])
+    role = SelectField("Role", choices=as_choices(ROLE_CHOICES), validators=[DataRequired()])
     submit = SubmitField("Save")
 
 
