@@ -398,3 +398,18 @@ def test_nurses_and_clinicians_see_the_history(client, login_as, role):
     patient = make_patient()
     login_as(role)
     assert client.get(f"/patients/{patient.id}?signed=unsigned").status_code == 200
+
+
+def test_trend_draws_the_latest_sessions_and_says_older_ones_are_left_out(app, db, staff):
+    nurse, clinician = staff
+    patient = make_patient()
+    seed_sessions(patient, nurse, clinician, 5)
+
+    drawn = trends.build_trends(trends.trend_scores(patient.id, sessions=3), sessions_drawn=3)
+    everything = trends.build_trends(trends.trend_scores(patient.id))
+
+    assert len(drawn.sessions) == 3 and drawn.older_left_out
+    assert [s.session_id for s in drawn.sessions] == [
+        s.session_id for s in everything.sessions[-3:]
+    ]
+    assert len(everything.sessions) == 5 and not everything.older_left_out

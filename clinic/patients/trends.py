@@ -24,6 +24,8 @@ WIDTH = 720
 # The right margin holds the PHQ-9 band names, outside the plot so no point hides them.
 LEFT, RIGHT, TOP, BOTTOM = 40, 150, 12, 34
 MAX_X_TICKS = 6
+# About a year of weekly sessions.
+TREND_SESSIONS = 52
 MIN_SESSIONS_FOR_TREND = 2
 BAND_CLASSES = ("band-minimal", "band-mild", "band-moderate", "band-modsevere", "band-severe")
 
@@ -40,8 +42,22 @@ class PlottedScore:
     risk_flag: bool
 
 
-def trend_scores(patient_id: int) -> list[PlottedScore]:
-    """Valid PHQ-9 and pain totals of every session of the patient, oldest session first."""
+def trend_scores(patient_id: int, sessions: int = TREND_SESSIONS) -> list[PlottedScore]:
+    """Valid PHQ-9 and pain totals of the patient's latest scored sessions, oldest first.
+
+    One session more than is drawn is read, so that `build_trends` knows whether older ones were
+    left out. A history of hundreds of sessions would draw an unreadable line and cost the page
+    its speed; the sessions table below the chart still lists every session.
+    """
+    latest = (
+        sa.select(InfusionSession.id)
+        .where(
+            InfusionSession.patient_id == patient_id,
+            sa.exists().where(Score.session_id == InfusionSession.id, Score.voided_at.is_(None)),
+        )
+        .order_by(InfusionSession.started_at.desc(), InfusionSession.id.desc())
+        .limit(sessions + 1)
+    )
     rows = db.session.execute(
         sa.select(
             InfusionSession.id,
@@ -52,7 +68,7 @@ def trend_scores(patient_id: int) -> list[PlottedScore]:
             Score.risk_flag,
         )
         .join(Score, Score.session_id == InfusionSession.id)
-        .where(InfusionSession.patient_id == patient_id, Score.voided_at.is_(None))
+        .where(InfusionSession.id.in_(latest), Score.voided_at.is_(None))
         # Within a session, oldest score first, so a rescoring replaces the earlier value.
         .order_by(InfusionSession.started_at, InfusionSession.id, Score.occurred_at, Score.id)
     )
@@ -137,9 +153,10 @@ class Trends:
     sessions: list[SessionScores]
     phq9: Chart | None
     pain: Chart | None
+    older_left_out: bool = False
 
 
-def build_trends(scores: Iterable[PlottedScore]) -> Trends:
+def build_trends(scores: Iterable[PlottedScore], sessions_drawn: int = TREND_SESSIONS) -> Trends:
     by_session: dict[int, SessionScores] = {}
     for score in scores:
         row = by_session.setdefault(
@@ -147,10 +164,13 @@ def build_trends(scores: Iterable[PlottedScore]) -> Trends:
         )
         row.values[(score.instrument, score.timing)] = score
     sessions = list(by_session.values())
+    older_left_out = len(sessions) > sessions_drawn
+    sessions = sessions[-sessions_drawn:]
     return Trends(
         sessions=sessions,
         phq9=_chart(sessions, Instrument.PHQ9, PHQ9_MAX_TOTAL, 200),
         pain=_chart(sessions, Instrument.PAIN_NRS, PAIN_MAX, 150),
+        older_left_out=older_left_out,
     )
 
 
