@@ -453,3 +453,48 @@ def test_session_cookie_is_secure_in_production(database_url, monkeypatch):
         from clinic.extensions import db
 
         db.engine.dispose()
+
+
+def test_parallel_wrong_passwords_still_lock_the_account(app, db, make_user):
+    """Each attempt re-reads the counter under a row lock: none of the failures is lost."""
+    import threading
+
+    user = make_user(Role.NURSE)
+    username = user.username  # read here: the main thread's session is not for the threads
+    db.session.rollback()  # and end its transaction: on SQLite it holds the write lock
+    start = threading.Barrier(10)
+    answers: list[int] = []
+
+    def guess(n: int) -> None:
+        with app.app_context():
+            client = app.test_client()
+            start.wait()
+            response = client.post(
+                "/login", data={"username": username, "password": f"wrong-guess-{n}"}
+            )
+            answers.append(response.status_code)
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert answers == [200] * 10
+    assert reload(db, user).locked_until is not None
+    assert len(audit_actions("account_locked")) >= 1
+
+
+def test_wrong_current_passwords_at_password_change_count_towards_the_lockout(
+    client, db, make_user
+):
+    user = make_user(Role.NURSE)
+    login(client, user.username)
+
+    for _ in range(5):
+        change_password(client, "a-new-long-passphrase-1", current="not-my-password-at-all")
+
+    assert reload(db, user).locked_until is not None
+    events = audit_actions("reauthentication_failed")
+    assert len(events) == 5 and '"purpose":"password change"' in events[0].changes
+    assert_signed_out(client)  # locking rotated the session token

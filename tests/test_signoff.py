@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from clinic.auth.models import Role
+from clinic.auth.models import Role, User
 from clinic.clinic_time import local_now
 from clinic.extensions import db as _db
 from clinic.sessions import closing_services
@@ -119,6 +119,19 @@ def test_sign_off_refused_with_a_wrong_password(client, db, login_as):
     assert db.session.scalar(sa.select(Signature)) is None
     failed = audit_actions("signature_failed")[0]
     assert failed.actor_id == clinician.id and failed.entity_id == str(session_id)
+
+
+def test_five_wrong_passwords_at_sign_off_lock_the_account_and_sign_out(client, db, login_as):
+    clinician = login_as(Role.CLINICIAN)
+    session_id = ready_session(client, db, clinician)
+
+    for _ in range(5):
+        assert sign(client, session_id, "not-the-password-at-all").status_code == 422
+
+    db.session.expire_all()
+    assert db.session.get(User, clinician.id).locked_until is not None
+    assert status(db, session_id) == SessionStatus.IN_PROGRESS
+    assert client.get(f"/sessions/{session_id}").status_code == 302  # signed out
 
 
 def test_nurse_cannot_sign(client, db, login_as):

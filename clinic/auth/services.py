@@ -42,7 +42,11 @@ def authenticate(username: str, password: str) -> LoginResult:
     user = find_user_by_username(username)
     now = utcnow()
     password_ok = verify_password(user.password_hash if user else None, password)
-    if user is None:
+    if user is not None:
+        # Re-read the counters under a row lock: parallel guesses would otherwise each read the
+        # same count and write count + 1, and never reach the lockout.
+        db.session.refresh(user, with_for_update=True)
+    else:
         record_audit_event(
             actor_id=None,
             action="login_failed",
@@ -76,6 +80,7 @@ def _count_failure(user: User) -> None:
     if user.failed_login_count >= current_app.config["LOCKOUT_THRESHOLD"]:
         user.failed_login_count = 0
         user.locked_until = utcnow() + timedelta(minutes=current_app.config["LOCKOUT_MINUTES"])
+        user.rotate_session_token()  # a signed-in guesser (re-entered password) is signed out
         record_audit_event(
             actor_id=user.id,
             action="account_locked",
@@ -83,6 +88,20 @@ def _count_failure(user: User) -> None:
             entity_id=user.id,
             changes={"locked_until": user.locked_until.isoformat()},
         )
+
+
+def record_failed_reauthentication(user: User, purpose: str) -> None:
+    """A wrong password re-entered while signed in (to sign, to change it) counts like a failed
+    login: someone at an unattended workstation must not get unlimited guesses."""
+    db.session.refresh(user, with_for_update=True)
+    _count_failure(user)
+    record_audit_event(
+        actor_id=user.id,
+        action="reauthentication_failed",
+        entity="user",
+        entity_id=user.id,
+        changes={"purpose": purpose, "failed_login_count": user.failed_login_count},
+    )
 
 
 def logout(user: User) -> None:

@@ -68,6 +68,10 @@ def change_password() -> Response | str:
             )
         except auth_services.PasswordChangeError as error:
             getattr(form, error.field).errors.append(error.message)
+            if error.field == "current_password":
+                db.session.rollback()
+                auth_services.record_failed_reauthentication(user, "password change")
+                db.session.commit()
         else:
             db.session.commit()
             # The token rotated: sign in again on this device with the new one, keep the clock.

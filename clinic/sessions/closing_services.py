@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from clinic.audit.services import record_audit_event
 from clinic.auth.models import Role, User
 from clinic.auth.passwords import verify_password
+from clinic.auth.services import record_failed_reauthentication
 from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.sessions.digest import content_digest
@@ -404,7 +405,8 @@ def record_session_view(actor: User, infusion_session: InfusionSession, action: 
 
 
 def record_failed_signature(actor: User, session_id: int, patient_id: int | None) -> None:
-    """A wrong password at signing is a security event, kept like a failed login."""
+    """A wrong password at signing is a security event, counted like a failed login."""
+    record_failed_reauthentication(actor, "signature")
     record_audit_event(
         actor_id=actor.id,
         action="signature_failed",
