@@ -257,7 +257,7 @@ def test_a_key_of_another_form_is_not_taken_for_a_retry(
     assert monitoring.status_code == 302
     response = post_administration(client, sid, submission_key="used-once")
     assert response.status_code == 422
-    assert "This form was already used." in response.get_data(as_text=True)
+    assert "This form had already been used" in response.get_data(as_text=True)
     assert administrations() == []
 
 

@@ -408,3 +408,26 @@ def test_correcting_the_driver_keeps_the_recorded_discharge_time(
     _db.session.expire_all()
     stored = _db.session.get(InfusionSession, infusion_session.id)
     assert (stored.discharged_at, stored.discharged_with) == (left, "Anna Berg")
+
+
+def test_opening_a_session_with_a_key_used_for_another_patient_is_refused(
+    client: FlaskClient, login_as: Callable[..., User], team: dict[str, User]
+) -> None:
+    nurse = login_as(Role.NURSE)
+    first, second = make_patient(), make_patient()
+    form = {
+        "indication": "depression",
+        "route": "iv",
+        "attending_clinician_id": str(team["clinician"].id),
+        "nurse_id": str(nurse.id),
+        "started_at": local_text(minute(utcnow())),
+        "submission_key": "one-key-two-patients",
+    }
+    assert client.post(f"/sessions/new?patient={first.id}", data=form).status_code == 302
+
+    response = client.post(f"/sessions/new?patient={second.id}", data=form)
+
+    assert response.status_code == 422
+    assert "This form had already been used" in response.get_data(as_text=True)
+    sessions = _db.session.scalars(sa.select(InfusionSession)).all()
+    assert [s.patient_id for s in sessions] == [first.id]

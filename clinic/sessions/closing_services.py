@@ -131,7 +131,12 @@ def record_phq9(
     submission_key: str | None = None,
 ) -> Saved[Score]:
     infusion_session = lock_session_for_change(session_id)
-    earlier = earlier_entry(Score, submission_key)
+    earlier = earlier_entry(
+        Score,
+        submission_key,
+        actor=actor,
+        belongs=lambda e: e.session_id == session_id and e.instrument == Instrument.PHQ9,
+    )
     if earlier is not None:
         return earlier
     answers = list(answers)
@@ -159,7 +164,12 @@ def record_pain(
     submission_key: str | None = None,
 ) -> Saved[Score]:
     infusion_session = lock_session_for_change(session_id)
-    earlier = earlier_entry(Score, submission_key)
+    earlier = earlier_entry(
+        Score,
+        submission_key,
+        actor=actor,
+        belongs=lambda e: e.session_id == session_id and e.instrument == Instrument.PAIN_NRS,
+    )
     if earlier is not None:
         return earlier
     try:
@@ -219,7 +229,12 @@ def record_checklist(
     submission_key: str | None = None,
 ) -> Saved[ChecklistCompletion]:
     infusion_session = lock_session_for_change(session_id)
-    earlier = earlier_entry(ChecklistCompletion, submission_key)
+    earlier = earlier_entry(
+        ChecklistCompletion,
+        submission_key,
+        actor=actor,
+        belongs=lambda c: c.session_id == session_id and c.item_id == item_id,
+    )
     if earlier is not None:
         return earlier
     item = db.session.get(ChecklistItem, item_id)
@@ -435,7 +450,9 @@ def add_addendum(
     # lock_session, not lock_session_for_change: an addendum is the one change a signed
     # session takes. The lock still orders it after a signature being written.
     infusion_session = lock_session(session_id)
-    earlier = earlier_entry(Addendum, submission_key)
+    earlier = earlier_entry(
+        Addendum, submission_key, actor=actor, belongs=lambda a: a.session_id == session_id
+    )
     if earlier is not None:
         return earlier
     if infusion_session.status != SessionStatus.SIGNED:

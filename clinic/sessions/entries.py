@@ -7,6 +7,7 @@ the rules, then `store_entry`: add, audit in the same transaction, remember the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -35,15 +36,40 @@ class Saved(Generic[T]):
     created: bool = True
 
 
-def earlier_entry(model: type[T], submission_key: str | None) -> Saved[T] | None:
+class ReusedFormError(ChartError):
+    """A form's one-time key came back from another form, session, patient or person."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This form had already been used for another entry, so nothing was saved. "
+            "Check the values and press save again."
+        )
+
+
+def earlier_entry(
+    model: type[T],
+    submission_key: str | None,
+    *,
+    actor: User,
+    belongs: Callable[[T], bool],
+) -> Saved[T] | None:
+    """The entry an earlier post of this very form stored, if the key was used already.
+
+    Only the same person posting the same form for the same record is a retry: a key that comes
+    back anywhere else (a restored page, a copied form) is refused, never taken as a duplicate,
+    or the new entry would silently be lost or land on another patient.
+    """
     earlier = earlier_submission(submission_key)
     if earlier is None:
         return None
-    if earlier.entity != model.__tablename__ or earlier.entity_id is None:  # type: ignore[attr-defined]
-        # A key is random per rendered form; one from another form is not a retry of this one.
-        raise ChartError("This form was already used. Reload the page and enter it again.")
-    entry = db.session.get(model, earlier.entity_id)
-    return None if entry is None else Saved(entry, created=False)
+    entry = (
+        db.session.get(model, earlier.entity_id)
+        if earlier.entity == model.__tablename__ and earlier.entity_id is not None  # type: ignore[attr-defined]
+        else None
+    )
+    if entry is None or earlier.user_id != actor.id or not belongs(entry):
+        raise ReusedFormError
+    return Saved(entry, created=False)
 
 
 def store_entry(

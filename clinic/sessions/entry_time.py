@@ -72,7 +72,16 @@ class EntryTimeForm(FlaskForm):
 class OneTimeForm(EntryTimeForm):
     """A create form: its key is new at each render and remembered when the post is stored."""
 
-    submission_key = HiddenField(default=_new_submission_key, validators=[Length(max=64)])
+    # autocomplete off: a browser restoring a page must not bring back a key already used.
+    submission_key = HiddenField(
+        default=_new_submission_key,
+        validators=[Length(max=64)],
+        render_kw={"autocomplete": "off"},
+    )
+
+    def renew_submission_key(self) -> None:
+        """A form shown again after a refusal stored nothing: its next post is a new entry."""
+        self.submission_key.data = _new_submission_key()
 
 
 def entered_time(form: EntryTimeForm, field: DateTimeLocalField) -> datetime:

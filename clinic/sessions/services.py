@@ -132,7 +132,9 @@ def open_session(
     )
     if patient is None:
         raise ChartError("This patient does not exist.")
-    earlier = earlier_entry(InfusionSession, submission_key)
+    earlier = earlier_entry(
+        InfusionSession, submission_key, actor=actor, belongs=lambda s: s.patient_id == patient.id
+    )
     if earlier is not None:
         return earlier
     _require_active(
@@ -158,7 +160,9 @@ def record_administration(
     actor: User, session_id: int, details: AdministrationDetails, submission_key: str | None
 ) -> Saved[Administration]:
     infusion_session = lock_session_for_change(session_id)
-    earlier = earlier_entry(Administration, submission_key)
+    earlier = earlier_entry(
+        Administration, submission_key, actor=actor, belongs=lambda a: a.session_id == session_id
+    )
     if earlier is not None:
         return earlier
     _require_active(
@@ -185,7 +189,12 @@ def record_infusion_event(
     submission_key: str | None,
 ) -> Saved[InfusionEvent]:
     infusion_session = lock_session_for_change(session_id)
-    earlier = earlier_entry(InfusionEvent, submission_key)
+    earlier = earlier_entry(
+        InfusionEvent,
+        submission_key,
+        actor=actor,
+        belongs=lambda e: e.session_id == session_id and e.administration_id == administration_id,
+    )
     if earlier is not None:
         return earlier
     administration = db.session.scalar(
@@ -233,7 +242,9 @@ def record_monitoring(
     actor: User, session_id: int, details: MonitoringDetails, submission_key: str | None
 ) -> Saved[MonitoringEntry]:
     infusion_session = lock_session_for_change(session_id)
-    earlier = earlier_entry(MonitoringEntry, submission_key)
+    earlier = earlier_entry(
+        MonitoringEntry, submission_key, actor=actor, belongs=lambda m: m.session_id == session_id
+    )
     if earlier is not None:
         return earlier
     if details.is_empty():
