@@ -21,7 +21,7 @@ from clinic.sessions.models import (
     Nausea,
     Phase,
 )
-from tests.factories import record_administration, record_monitoring
+from tests.factories import make_patient, open_session_for, record_administration, record_monitoring
 from tests.helpers import (
     audit_actions,
     input_value,
@@ -254,6 +254,29 @@ def test_double_submitted_entry_is_stored_once(
     assert len(entries()) == 2
 
 
+def test_a_key_used_on_another_session_is_refused_not_taken_for_a_retry(
+    client: FlaskClient, charting: dict[str, Any]
+) -> None:
+    """A restored or copied form must not make a new entry vanish, nor land on another chart."""
+    first = charting["session"]
+    other = open_session_for(make_patient(), charting["nurse"], charting["clinician"])
+    key = submission_key(chart_html(client, first.id), f"/sessions/{first.id}/monitoring")
+    assert post_monitoring(client, first.id, submission_key=key).status_code == 302
+
+    response = post_monitoring(client, other.id, submission_key=key, heart_rate="140")
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "This form had already been used" in page and 'value="140"' in page
+    assert [e.session_id for e in entries()] == [first.id]
+    # The form came back with a fresh key: pressing save again stores the entry.
+    retry_key = submission_key(page, f"/sessions/{other.id}/monitoring")
+    assert retry_key != key
+    again = post_monitoring(client, other.id, submission_key=retry_key, heart_rate="140")
+    assert again.status_code == 302
+    assert sorted(e.session_id for e in entries()) == sorted([first.id, other.id])
+
+
 def test_signed_session_refuses_monitoring_posted_from_an_open_chart(
     client: FlaskClient, charting: dict[str, Any]
 ) -> None:
@@ -475,3 +498,16 @@ def test_signature_landing_after_the_page_check_is_caught_under_the_row_lock(
     assert "signed and locked" in response.get_data(as_text=True)
     assert entries() == []
     assert audit_actions("monitoring_recorded") == []
+
+
+def test_a_refused_entry_shows_the_chart_again_and_that_view_is_audited(
+    client: FlaskClient, charting: dict[str, Any]
+) -> None:
+    sid = charting["session"].id
+
+    response = post_monitoring(client, sid, heart_rate="999")
+
+    assert response.status_code == 422
+    [event] = audit_actions("session_viewed")
+    assert event.entity_id == str(sid) and event.actor_id == charting["nurse"].id
+    assert entries() == []

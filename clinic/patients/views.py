@@ -125,7 +125,7 @@ def edit(patient_id: int) -> Response | tuple[str, int] | str:
 
     form = EditPatientForm()
     if not form.validate_on_submit():
-        return render_template("patients/edit.html", patient=patient, form=form), 422
+        return _edit_page_again(patient, form)
     try:
         changed = patient_services.update_patient(
             current_user, patient, form.to_data(), int(form.version.data)
@@ -136,10 +136,18 @@ def edit(patient_id: int) -> Response | tuple[str, int] | str:
     except patient_services.PatientError as error:
         db.session.rollback()
         getattr(form, error.field or "mrn").errors.append(error.message)
-        return render_template("patients/edit.html", patient=patient, form=form), 422
+        return _edit_page_again(patient, form)
     db.session.commit()
     flash("Patient details saved." if changed else "No changes to save.", "success")
     return redirect(url_for("patients.detail", patient_id=patient_id))
+
+
+def _edit_page_again(patient: Patient, form: EditPatientForm) -> tuple[str, int]:
+    """A refused edit shows the record again: audited as a view, like the first showing."""
+    page = render_template("patients/edit.html", patient=patient, form=form)
+    patient_services.record_patient_viewed(current_user, patient)
+    db.session.commit()
+    return page, 422
 
 
 def _render_stale(patient_id: int, form: EditPatientForm) -> tuple[str, int]:
@@ -163,4 +171,6 @@ def _render_stale(patient_id: int, form: EditPatientForm) -> tuple[str, int]:
         stale_message=patient_services.stale_edit_message(patient_id),
         differences=differences,
     )
+    patient_services.record_patient_viewed(current_user, patient)
+    db.session.commit()
     return page, 409

@@ -40,7 +40,7 @@ from clinic.sessions.closing_forms import (
     SignForm,
     VoidForm,
 )
-from clinic.sessions.entry_time import entered_time
+from clinic.sessions.entry_time import OneTimeForm, entered_time
 from clinic.sessions.guards import SessionLockedError, SessionNotFoundError
 from clinic.sessions.models import (
     Addendum,
@@ -215,6 +215,8 @@ def _write(
     shown_again = {override_name: form if override is None else override}
 
     def show_again() -> tuple[str, int]:
+        if isinstance(form, OneTimeForm):
+            form.renew_submission_key()
         return page() if page is not None else _rerender(session_id, **shown_again)
 
     if not form.validate_on_submit():
@@ -259,10 +261,7 @@ def add_phq9(session_id: int) -> Response | tuple[str, int] | str:
     if request.method == "GET":
         if infusion_session.is_signed:
             return _refused(session_id, SessionLockedError.message)
-        page = _phq9_page(infusion_session, form)[0]
-        closing.record_session_view(current_user, infusion_session, "session_viewed")
-        db.session.commit()
-        return page
+        return _phq9_page(infusion_session, form)[0]
 
     def write() -> str | None:
         saved = closing.record_phq9(
@@ -299,6 +298,7 @@ def _phq9_page(infusion_session: InfusionSession, form: Phq9Form) -> tuple[str, 
         phq9_stem=PHQ9_STEM,
         phq9_answers=PHQ9_ANSWERS,
     )
+    _record_view(infusion_session)
     return page, 422 if form.errors else 200
 
 
@@ -384,10 +384,7 @@ def void(session_id: int, kind: str, entry_id: int) -> Response | tuple[str, int
             return _refused(session_id, SessionLockedError.message)
         if entry.is_voided:
             return _back_to(session_id, f"{kind}-{entry_id}")
-        page = _void_page(infusion_session, kind, entry, form)[0]
-        closing.record_session_view(current_user, infusion_session, "session_viewed")
-        db.session.commit()
-        return page
+        return _void_page(infusion_session, kind, entry, form)[0]
 
     def write() -> str | None:
         saved = closing.void_entry(current_user, session_id, kind, entry_id, form.reason.data or "")
@@ -441,7 +438,16 @@ def _void_page(
         summary=describe_entry(kind, entry),
         form=form,
     )
+    _record_view(infusion_session)
     return page, 422 if form.errors else 200
+
+
+def _record_view(infusion_session: InfusionSession) -> None:
+    """These pages show the patient's banner and the entry: views of the record (invariant 6).
+    A refused post was rolled back before; only the view is written."""
+    db.session.rollback()
+    closing.record_session_view(current_user, infusion_session, "session_viewed")
+    db.session.commit()
 
 
 @bp.route("/<int:session_id>/sign", methods=["POST"])

@@ -27,6 +27,7 @@ from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.form_choices import as_choices
 from clinic.patients.models import Indication, Patient
+from clinic.patients.services import record_patient_viewed
 from clinic.sessions import bp
 from clinic.sessions import services as chart_services
 from clinic.sessions.closing_services import record_session_view
@@ -131,7 +132,12 @@ def new() -> Response | str | tuple[str, int]:
             if saved.created:
                 flash("Session opened.", "success")
             return redirect(url_for("sessions.chart", session_id=saved.entry.id))
+    if form.is_submitted():
+        form.renew_submission_key()
     page = render_template("sessions/new.html", form=form, patient=patient)
+    # The page shows the patient's banner (name, allergies): a view of the record.
+    record_patient_viewed(current_user, patient)
+    db.session.commit()
     return (page, 422) if form.errors else page
 
 
@@ -159,6 +165,9 @@ def _chart_page(
     focus: str = "",
 ) -> str:
     """Render the chart; forms passed in are the user's rejected input, the rest are fresh."""
+    for refused in (monitoring_form, administration_form, *(event_forms or {}).values()):
+        if refused is not None:
+            refused.renew_submission_key()
     administrations = list(
         db.session.scalars(
             sa.select(Administration)
@@ -295,12 +304,22 @@ def _refused(session_id: int, message: str) -> tuple[str, int]:
     """
     db.session.rollback()
     flash(message, "danger")
-    return _chart_page(get_session_or_404(session_id)), 409
+    return _viewed_chart(get_session_or_404(session_id)), 409
 
 
 def _rerender(infusion_session_id: int, **forms: Any) -> tuple[str, int]:
     db.session.rollback()
-    return _chart_page(get_session_or_404(infusion_session_id), **forms), 422
+    return _viewed_chart(get_session_or_404(infusion_session_id), **forms), 422
+
+
+def _viewed_chart(infusion_session: InfusionSession, **forms: Any) -> str:
+    """The chart shown again after a refused post is a view of the record too (invariant 6).
+
+    Only the view is recorded: the refused change was rolled back before."""
+    page = _chart_page(infusion_session, **forms)
+    record_session_view(current_user, infusion_session, "session_viewed")
+    db.session.commit()
+    return page
 
 
 def _back_to(session_id: int, anchor: str) -> Response:
