@@ -26,6 +26,7 @@ from clinic.patients.services import PatientData, register_patient
 from clinic.sessions import closing_services, services
 from clinic.sessions.models import (
     Dissociation,
+    InfusionSession,
     Method,
     Nausea,
     Phase,
@@ -204,7 +205,11 @@ def _chart_session(
             detail="Sam Demo" if item.detail_label else None,
         )
     services.end_session(
-        nurse, session_id, started_at + timedelta(minutes=120), "Sam Demo (partner)"
+        nurse,
+        session_id,
+        started_at + timedelta(minutes=120),
+        "Sam Demo (partner)",
+        expected_version=db.session.get(InfusionSession, session_id).version,
     )
     if sign:
         closing_services.sign_session(clinician, session_id, password)

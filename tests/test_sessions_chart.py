@@ -298,7 +298,11 @@ def test_discharge_is_recorded_with_driver_and_audited(
     left = minute(utcnow())
     response = client.post(
         f"/sessions/{infusion_session.id}/end",
-        data={"discharged_at": local_text(left), "discharged_with": "  John Doe (husband) "},
+        data={
+            "discharged_at": local_text(left),
+            "discharged_with": "  John Doe (husband) ",
+            "version": "1",
+        },
     )
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/sessions/{infusion_session.id}#ending")
@@ -320,7 +324,7 @@ def test_discharge_needs_the_driver_name(
     infusion_session = open_session_for(make_patient(), nurse, team["clinician"])
     response = client.post(
         f"/sessions/{infusion_session.id}/end",
-        data={"discharged_at": local_text(utcnow()), "discharged_with": ""},
+        data={"discharged_at": local_text(utcnow()), "discharged_with": "", "version": "1"},
     )
     assert response.status_code == 422
     assert "Enter who the patient left with." in response.get_data(as_text=True)
@@ -385,6 +389,40 @@ def test_a_second_discharge_entry_from_a_stale_chart_is_refused_keeping_the_inpu
     assert _db.session.get(InfusionSession, infusion_session.id).discharged_with == "Anna (sister)"
 
 
+def test_a_discharge_posted_without_its_version_is_refused(
+    client: FlaskClient, login_as: Callable[..., User], team: dict[str, User]
+) -> None:
+    nurse = login_as(Role.NURSE)
+    infusion_session = open_session_for(make_patient(), nurse, team["clinician"])
+
+    response = client.post(
+        f"/sessions/{infusion_session.id}/end",
+        data={"discharged_at": local_text(minute(utcnow())), "discharged_with": "Bob"},
+    )
+
+    assert response.status_code == 422
+    _db.session.expire_all()
+    assert _db.session.get(InfusionSession, infusion_session.id).discharged_with is None
+
+
+def test_a_double_tapped_discharge_is_recorded_once_without_a_false_warning(
+    client: FlaskClient, login_as: Callable[..., User], team: dict[str, User]
+) -> None:
+    nurse = login_as(Role.NURSE)
+    infusion_session = open_session_for(make_patient(), nurse, team["clinician"])
+    page = client.get(f"/sessions/{infusion_session.id}").get_data(as_text=True)
+    form = {
+        name: input_value(page, name)
+        for name in ("discharged_at", "time_shown", "time_edited", "version")
+    }
+    form["discharged_with"] = "Anna"
+
+    answers = [client.post(f"/sessions/{infusion_session.id}/end", data=form) for _ in range(2)]
+
+    assert [a.status_code for a in answers] == [302, 302]
+    assert len(audit_actions("session_ended")) == 1
+
+
 def test_correcting_the_driver_keeps_the_recorded_discharge_time(
     client: FlaskClient, login_as: Callable[..., User], team: dict[str, User]
 ) -> None:
@@ -393,7 +431,7 @@ def test_correcting_the_driver_keeps_the_recorded_discharge_time(
     left = minute(utcnow()) - timedelta(minutes=20)
     client.post(
         f"/sessions/{infusion_session.id}/end",
-        data={"discharged_at": local_text(left), "discharged_with": "Anna"},
+        data={"discharged_at": local_text(left), "discharged_with": "Anna", "version": "1"},
     )
     page = client.get(f"/sessions/{infusion_session.id}").get_data(as_text=True)
     form = {

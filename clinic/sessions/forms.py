@@ -20,7 +20,14 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from clinic.form_choices import as_choices
 from clinic.patients.models import Indication
@@ -331,7 +338,12 @@ class MonitoringForm(OneTimeForm):
 
 class EndSessionForm(EntryTimeForm):
     # The session's version when the form was shown (optimistic locking of the header).
-    version = HiddenField(validators=[Length(max=12)])
+    version = HiddenField(
+        validators=[
+            InputRequired(message="Reload the chart: this form is out of date."),
+            Regexp(r"^\d{1,9}$", message="Reload the chart: this form is out of date."),
+        ]
+    )
     discharged_at = occurred_at_field("Discharge time")
     discharged_with = StringField(
         "Left with (driver's name)",

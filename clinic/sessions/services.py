@@ -11,7 +11,7 @@ Nothing here computes, suggests or totals a dose, a rate or a volume: values are
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -262,6 +262,10 @@ def record_monitoring(
     )
 
 
+# Two posts of an untouched discharge time are stamped "now" a moment apart.
+DOUBLE_TAP_WINDOW = timedelta(minutes=2)
+
+
 class StaleSessionError(ChartError):
     """The session changed since the form was loaded: a save now would overwrite it unseen."""
 
@@ -271,7 +275,7 @@ def end_session(
     session_id: int,
     discharged_at: datetime,
     discharged_with: str,
-    expected_version: int | None = None,
+    expected_version: int,
 ) -> None:
     """Record the discharge time and who the patient left with (a correction is audited too).
 
@@ -279,7 +283,14 @@ def end_session(
     corrected the discharge since, this save is refused instead of silently replacing theirs.
     """
     infusion_session = lock_session_for_change(session_id)
-    if expected_version is not None and expected_version != infusion_session.version:
+    already_recorded = (
+        infusion_session.discharged_at is not None
+        and abs(infusion_session.discharged_at - discharged_at) < DOUBLE_TAP_WINDOW
+        and infusion_session.discharged_with == discharged_with.strip()
+    )
+    if already_recorded:  # a double tap: the first post recorded this (its "now" a moment ago)
+        return
+    if expected_version != infusion_session.version:
         recorded = (
             f" It now says: left at {format_local(infusion_session.discharged_at, '%H:%M')} "
             f"with {infusion_session.discharged_with}."

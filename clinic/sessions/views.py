@@ -406,13 +406,6 @@ def add_infusion_event(session_id: int, administration_id: int) -> Response | tu
 # --- monitoring ----------------------------------------------------------------------------
 
 
-def _expected_version(value: str | None) -> int | None:
-    """The version a form was loaded at; one that is not a number can match nothing."""
-    if not value:
-        return None
-    return int(value) if value.isdigit() else -1
-
-
 def _optional_int(value: str | None) -> int | None:
     return None if value in (None, "") else int(value)
 
@@ -475,7 +468,7 @@ def end(session_id: int) -> Response | tuple[Any, int]:
             session_id,
             entered_time(form, form.discharged_at),
             form.discharged_with.data or "",
-            expected_version=_expected_version(form.version.data),
+            expected_version=int(form.version.data or 0),
         )
     except SessionLockedError as error:
         return _refused(session_id, error.message)
