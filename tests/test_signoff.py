@@ -218,6 +218,45 @@ def test_record_altered_in_the_database_no_longer_matches(client, db, login_as, 
     assert 'data-testid="signature-mismatch"' in printed
 
 
+def test_rewriting_an_entry_and_the_signature_digest_together_is_still_detected(
+    client, db, login_as
+):
+    clinician = login_as(Role.CLINICIAN)
+    session_id = ready_session(client, db, clinician)
+    entry = insert_monitoring(session_id, clinician.id)
+    assert sign(client, session_id).status_code == 302
+
+    db.session.execute(
+        sa.text(f"UPDATE monitoring_entry SET heart_rate = 140 WHERE id = {entry.id}")
+    )
+    db.session.execute(
+        sa.text("UPDATE signature SET content_digest = :digest"),
+        {"digest": content_digest(session_id)},
+    )
+    db.session.commit()
+
+    page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
+    assert 'data-testid="signature-mismatch"' in page
+
+
+@pytest.mark.parametrize(
+    "table", ["patient", "infusion_session", "monitoring_entry", "signature", "addendum"]
+)
+def test_the_database_refuses_to_delete_clinical_rows(client, db, login_as, table):
+    clinician = login_as(Role.CLINICIAN)
+    session_id = ready_session(client, db, clinician)
+    insert_monitoring(session_id, clinician.id)
+    assert sign(client, session_id).status_code == 302
+    client.post(
+        f"/sessions/{session_id}/addenda",
+        data={"addendum-text": "late note", "addendum-reason": "recall"},
+    )
+
+    with pytest.raises(sa.exc.DBAPIError, match="never deleted"):
+        db.session.execute(sa.text(f"DELETE FROM {table}"))
+    db.session.rollback()
+
+
 def test_cancelled_session_can_be_signed_without_administration(client, db, login_as):
     clinician = login_as(Role.CLINICIAN)
     infusion_session = open_session_as(clinician)

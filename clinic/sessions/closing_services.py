@@ -9,6 +9,7 @@ double tap waits for the first post and then finds its key instead of adding a s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from clinic.audit.models import AuditEvent
 from clinic.audit.services import record_audit_event
 from clinic.auth.models import Role, User
 from clinic.auth.passwords import verify_password
@@ -433,7 +435,23 @@ def record_failed_signature(actor: User, session_id: int, patient_id: int | None
 
 
 def signature_matches(signature: Signature) -> bool:
-    return content_digest(signature.session_id) == signature.content_digest
+    """The record still hashes to what was signed, as stored on the signature and as sealed in
+    the HMAC-chained audit event of the signing: rewriting an entry and the signature's digest
+    together would still differ from the trail (whose own integrity `flask audit verify` checks).
+    """
+    sealed = db.session.scalar(
+        sa.select(AuditEvent.changes)
+        .where(
+            AuditEvent.action == "session_signed",
+            AuditEvent.entity == "infusion_session",
+            AuditEvent.entity_id == str(signature.session_id),
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    sealed_digest = json.loads(sealed).get("content_digest") if sealed else None
+    current = content_digest(signature.session_id)
+    return current == signature.content_digest == sealed_digest
 
 
 # --- addenda --------------------------------------------------------------------------------
