@@ -11,7 +11,7 @@ from clinic.auth.models import Role
 from clinic.patients import trends
 from clinic.patients.models import Indication
 from clinic.sessions import closing_services
-from clinic.sessions.models import Dissociation, Method, Nausea, Route
+from clinic.sessions.models import Dissociation, Instrument, Method, Nausea, Route, ScoreTiming
 from tests.conftest import PASSWORD
 from tests.factories import (
     complete_checklist,
@@ -413,3 +413,23 @@ def test_trend_draws_the_latest_sessions_and_says_older_ones_are_left_out(app, d
         s.session_id for s in everything.sessions[-3:]
     ]
     assert len(everything.sessions) == 5 and not everything.older_left_out
+
+
+def test_a_later_rescoring_does_not_hide_an_item9_answer_on_the_history_or_trend(
+    client, login_as, staff
+):
+    nurse, clinician = staff
+    patient = make_patient()
+    at = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    session = open_session_for(patient, nurse, clinician, started_at=at)
+    record_scores(session, nurse, at, phq9_before=12, item9_before=2)
+    record_scores(session, nurse, at + timedelta(minutes=5), phq9_before=8)
+    login_as(Role.CLINICIAN)
+
+    html = client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    plotted = trends.build_trends(trends.trend_scores(patient.id))
+
+    assert 'data-testid="risk-marker"' in row_of(html, session.id)
+    [row] = plotted.sessions
+    assert row.values[(Instrument.PHQ9, ScoreTiming.BEFORE)].total == 8
+    assert row.values[(Instrument.PHQ9, ScoreTiming.BEFORE)].risk_flag

@@ -362,9 +362,11 @@ def _row(
     latest: dict[tuple[Instrument, ScoreTiming], ScoreValue] = {}
     for score in scores:
         band = phq9_band(score.total) if score.instrument == Instrument.PHQ9 else None
-        latest[(score.instrument, score.timing)] = ScoreValue(
-            score.total, bool(score.risk_flag), band
-        )
+        key = (score.instrument, score.timing)
+        # The latest score is shown, but an item-9 answer above 0 in any score of the session
+        # stays flagged: a rescoring must not hide a suicide-risk answer.
+        earlier_risk = key in latest and latest[key].risk
+        latest[key] = ScoreValue(score.total, bool(score.risk_flag) or earlier_risk, band)
     # A checklist item's state is its latest completion still on the record (as on the chart).
     current: dict[int, bool] = {c.item_id: c.done for c in completions}
     signature = infusion_session.signature

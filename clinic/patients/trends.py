@@ -9,7 +9,7 @@ pixels, not clinical values), the scores themselves stay ints.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -162,7 +162,12 @@ def build_trends(scores: Iterable[PlottedScore], sessions_drawn: int = TREND_SES
         row = by_session.setdefault(
             score.session_id, SessionScores(score.session_id, score.started_at, {})
         )
-        row.values[(score.instrument, score.timing)] = score
+        key = (score.instrument, score.timing)
+        earlier = row.values.get(key)
+        if earlier is not None and earlier.risk_flag and not score.risk_flag:
+            # The later score is drawn; a suicide-risk answer in the earlier one stays marked.
+            score = replace(score, risk_flag=True)
+        row.values[key] = score
     sessions = list(by_session.values())
     older_left_out = len(sessions) > sessions_drawn
     sessions = sessions[-sessions_drawn:]
