@@ -459,3 +459,26 @@ def test_clinician_records_an_administration(
     [administration] = administrations()
     assert administration.recorded_by_id == clinician.id
     assert _db.session.get(InfusionSession, infusion_session.id) is not None
+
+
+def test_the_service_refuses_an_end_before_the_start(charting: dict[str, Any]) -> None:
+    from clinic.sessions import services
+
+    start = charting["start"] + timedelta(minutes=10)
+    details = services.AdministrationDetails(
+        drug="Ketamine hydrochloride",
+        route=charting["session"].route,
+        method=Method.INFUSION,
+        dose_amount=Decimal("0.5"),
+        dose_unit="mg/kg",
+        rate_amount=None,
+        rate_unit=None,
+        started_at=start,
+        ended_at=start - timedelta(minutes=5),
+        site="",
+        lot_number="",
+        ordering_clinician_id=None,
+        note="",
+    )
+    with pytest.raises(services.ChartError, match="end is before the start"):
+        services.record_administration(charting["nurse"], charting["session"].id, details, None)

@@ -511,3 +511,14 @@ def test_a_refused_entry_shows_the_chart_again_and_that_view_is_audited(
     [event] = audit_actions("session_viewed")
     assert event.entity_id == str(sid) and event.actor_id == charting["nurse"].id
     assert entries() == []
+
+
+def test_the_service_refuses_implausible_values_whatever_the_caller(
+    charting: dict[str, Any],
+) -> None:
+    """The limits hold for the CLI and scripts too, not only for the form."""
+    from clinic.sessions import services
+
+    details = services.MonitoringDetails(phase=Phase.DURING, occurred_at=utcnow(), systolic_bp=999)
+    with pytest.raises(services.ChartError, match="Not plausible"):
+        services.record_monitoring(charting["nurse"], charting["session"].id, details, None)

@@ -36,6 +36,7 @@ from clinic.sessions.models import (
     Phase,
     Route,
 )
+from clinic.sessions.vitals import PLAUSIBLE, implausibility
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,9 @@ def record_administration(
     _require_active(
         details.ordering_clinician_id, Role.CLINICIAN, "ordering_clinician_id", "clinician"
     )
+    if details.ended_at is not None and details.ended_at < details.started_at:
+        # Checked here as well as on the form: an untouched start is stamped "now" at saving.
+        raise ChartError("The end is before the start.", "ended_at")
     administration = Administration(
         session_id=infusion_session.id, recorded_by_id=actor.id, **asdict(details)
     )
@@ -249,6 +253,17 @@ def record_monitoring(
         return earlier
     if details.is_empty():
         raise ChartError("Enter at least one value or a note.")
+    # The same limits as the form: the record refuses them whichever way they come in.
+    for name in PLAUSIBLE:
+        message = implausibility(name, getattr(details, name, None))
+        if message:
+            raise ChartError(message, name)
+    if (
+        details.systolic_bp is not None
+        and details.diastolic_bp is not None
+        and details.diastolic_bp >= details.systolic_bp
+    ):
+        raise ChartError("Diastolic must be below systolic.", "diastolic_bp")
     entry = MonitoringEntry(
         session_id=infusion_session.id, recorded_by_id=actor.id, **asdict(details)
     )

@@ -441,7 +441,8 @@ def add_monitoring(session_id: int) -> Response | tuple[Any, int]:
     except SessionLockedError as error:
         return _refused(session_id, error.message)
     except chart_services.ChartError as error:
-        form.form_errors.append(error.message)
+        field = getattr(form, error.field, None) if error.field else None
+        (field.errors if field is not None else form.form_errors).append(error.message)
         return _rerender(session_id, monitoring_form=form, focus="monitoring")
     db.session.commit()
     # Straight back to an empty form with the cursor in its first field: the next set of vitals.
