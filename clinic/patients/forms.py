@@ -123,9 +123,6 @@ class EditPatientForm(PatientForm):
 
 
 class SearchForm(FlaskForm):
-    class Meta:
-        csrf = False  # a GET search changes nothing
-
     q = SearchField(
         "Name or MRN",
         validators=[Length(max=100)],

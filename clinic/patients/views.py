@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -26,11 +26,26 @@ def patient_age(patient: Patient) -> int:
     return patient_services.age_on(patient.date_of_birth, local_now().date())
 
 
-@bp.route("/")
+SEARCH_KEY = "patient_search"
+
+
+@bp.route("/", methods=["GET", "POST"])
 @roles_required(*CLINICAL)
-def index() -> str:
-    form = SearchForm(request.args)
-    query_text = (form.q.data or "").strip() if form.validate() else ""
+def index() -> Response | tuple[str, int] | str:
+    """Search by name or MRN. The search is posted and kept in the signed session cookie, never
+    put in the URL: a name in a query string lands in access logs and browser history."""
+    form = SearchForm()
+    if form.validate_on_submit():
+        session[SEARCH_KEY] = (form.q.data or "").strip()
+        return redirect(url_for("patients.index"))
+    if form.is_submitted():
+        return _search_page(form, ""), 422
+    query_text = session.get(SEARCH_KEY, "")
+    form.q.data = query_text
+    return _search_page(form, query_text)
+
+
+def _search_page(form: SearchForm, query_text: str) -> str:
     page = db.paginate(
         patient_services.search_statement(query_text),
         per_page=current_app.config.get("PATIENTS_PAGE_SIZE", DEFAULT_PAGE_SIZE),
