@@ -522,3 +522,22 @@ def test_the_service_refuses_implausible_values_whatever_the_caller(
     details = services.MonitoringDetails(phase=Phase.DURING, occurred_at=utcnow(), systolic_bp=999)
     with pytest.raises(services.ChartError, match="Not plausible"):
         services.record_monitoring(charting["nurse"], charting["session"].id, details, None)
+
+
+def test_a_used_key_sent_again_with_other_values_is_refused_not_dropped(
+    client: FlaskClient, charting: dict[str, Any]
+) -> None:
+    """A restored page edited and sent again: the new values must not vanish as a 'retry'."""
+    sid = charting["session"].id
+    key = submission_key(chart_html(client, sid), f"/sessions/{sid}/monitoring")
+    at = local_text(utcnow())
+    first = post_monitoring(client, sid, submission_key=key, occurred_at=at, heart_rate="70")
+    again = post_monitoring(client, sid, submission_key=key, occurred_at=at, heart_rate="70")
+
+    changed = post_monitoring(client, sid, submission_key=key, occurred_at=at, heart_rate="118")
+
+    assert (first.status_code, again.status_code) == (302, 302)  # a double tap: stored once
+    assert changed.status_code == 422
+    page = changed.get_data(as_text=True)
+    assert "This form had already been used" in page and 'value="118"' in page
+    assert [e.heart_rate for e in entries()] == [70]

@@ -51,20 +51,18 @@ def test_nurse_opens_session_and_is_taken_to_the_chart(
     nurse = login_as(Role.NURSE)
     patient = make_patient()
     started = minute(utcnow()) - timedelta(minutes=5)
-    response = client.post(
-        f"/sessions/new?patient={patient.id}",
-        data={
-            "indication": "depression",
-            "route": "intranasal",
-            "attending_clinician_id": team["clinician"].id,
-            "nurse_id": nurse.id,
-            "started_at": local_text(started),
-            "consent_on_file": "y",
-            "fasting_confirmed": "y",
-            "weight_kg": "72.40",
-            "submission_key": "open-1",
-        },
-    )
+    form = {
+        "indication": "depression",
+        "route": "intranasal",
+        "attending_clinician_id": team["clinician"].id,
+        "nurse_id": nurse.id,
+        "started_at": local_text(started),
+        "consent_on_file": "y",
+        "fasting_confirmed": "y",
+        "weight_kg": "72.40",
+        "submission_key": "open-1",
+    }
+    response = client.post(f"/sessions/new?patient={patient.id}", data=form)
     assert response.status_code == 302
     infusion_session = _db.session.scalar(sa.select(InfusionSession))
     assert response.headers["Location"].endswith(f"/sessions/{infusion_session.id}")
@@ -78,17 +76,7 @@ def test_nurse_opens_session_and_is_taken_to_the_chart(
     assert event.patient_id == patient.id and event.actor_id == nurse.id
 
     # The same form posted again (double tap) opens no second session.
-    again = client.post(
-        f"/sessions/new?patient={patient.id}",
-        data={
-            "indication": "depression",
-            "route": "intranasal",
-            "attending_clinician_id": team["clinician"].id,
-            "nurse_id": nurse.id,
-            "started_at": local_text(started),
-            "submission_key": "open-1",
-        },
-    )
+    again = client.post(f"/sessions/new?patient={patient.id}", data=form)
     assert again.status_code == 302
     assert _db.session.scalar(sa.select(sa.func.count()).select_from(InfusionSession)) == 1
 

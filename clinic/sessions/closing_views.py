@@ -270,7 +270,7 @@ def add_phq9(session_id: int) -> Response | tuple[str, int] | str:
             timing=_timing(form),
             occurred_at=entered_time(form, form.occurred_at),
             answers=form.answers,
-            submission_key=form.submission_key.data,
+            submission_key=form.submission(),
         )
         if not saved.created:
             return None
@@ -315,7 +315,7 @@ def add_pain(session_id: int) -> Response | tuple[str, int]:
             timing=_timing(form),
             occurred_at=entered_time(form, form.occurred_at),
             score=form.score.data,
-            submission_key=form.submission_key.data,
+            submission_key=form.submission(),
         )
         return f"Pain score recorded: {saved.entry.total}/10." if saved.created else None
 
@@ -340,7 +340,7 @@ def record_checklist(session_id: int, item_id: int) -> Response | tuple[str, int
             not_done_reason=form.not_done_reason.data,
             detail=form.detail.data,
             note=form.note.data or "",
-            submission_key=form.submission_key.data,
+            submission_key=form.submission(),
         )
         return f"Checklist: {item.label} recorded." if saved.created else None
 
@@ -490,7 +490,7 @@ def add_addendum(session_id: int) -> Response | tuple[str, int]:
             session_id,
             text=form.text.data or "",
             reason=form.reason.data or "",
-            submission_key=form.submission_key.data,
+            submission_key=form.submission(),
         )
         return "Addendum added." if saved.created else None
 

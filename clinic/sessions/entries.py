@@ -67,7 +67,11 @@ def earlier_entry(
         if earlier.entity == model.__tablename__ and earlier.entity_id is not None  # type: ignore[attr-defined]
         else None
     )
-    if entry is None or earlier.user_id != actor.id or not belongs(entry):
+    fingerprint = getattr(submission_key, "fingerprint", None)
+    other_values = None not in (fingerprint, earlier.payload_hash) and (
+        fingerprint != earlier.payload_hash
+    )
+    if entry is None or earlier.user_id != actor.id or not belongs(entry) or other_values:
         raise ReusedFormError
     return Saved(entry, created=False)
 

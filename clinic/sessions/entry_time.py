@@ -9,6 +9,8 @@ as untouched.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +21,7 @@ from wtforms.validators import InputRequired, Length, ValidationError
 
 from clinic.clinic_time import from_local, local_now
 from clinic.database import utcnow
+from clinic.sessions.guards import SubmissionKey
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 # A tablet clock a few minutes fast is not an error; an entry an hour ahead is.
@@ -78,6 +81,15 @@ class OneTimeForm(EntryTimeForm):
         validators=[Length(max=64)],
         render_kw={"autocomplete": "off"},
     )
+
+    def submission(self) -> SubmissionKey | None:
+        """The posted key with a fingerprint of the posted values (a double tap repeats both)."""
+        ignored = {self.submission_key.name, "csrf_token", f"{self._prefix}csrf_token"}
+        posted = sorted(
+            (field.name, list(field.raw_data or [])) for field in self if field.name not in ignored
+        )
+        fingerprint = hashlib.sha256(json.dumps(posted).encode()).hexdigest()
+        return SubmissionKey.of(self.submission_key.data, fingerprint)
 
     def renew_submission_key(self) -> None:
         """A form shown again after a refusal stored nothing: its next post is a new entry."""

@@ -53,6 +53,31 @@ def earlier_submission(key: str | None) -> FormSubmission | None:
     return db.session.get(FormSubmission, key) if key else None
 
 
+class SubmissionKey(str):
+    """A form's one-time key, carrying the fingerprint of the values posted with it.
+
+    A plain string (a script, a test) is a key without a fingerprint: only its owner is checked.
+    """
+
+    fingerprint: str | None = None
+
+    @classmethod
+    def of(cls, key: str | None, fingerprint: str) -> SubmissionKey | None:
+        if not key:
+            return None
+        submission = cls(key)
+        submission.fingerprint = fingerprint
+        return submission
+
+
 def remember_submission(key: str | None, user_id: int, entity: str, entity_id: int) -> None:
     if key:
-        db.session.add(FormSubmission(key=key, user_id=user_id, entity=entity, entity_id=entity_id))
+        db.session.add(
+            FormSubmission(
+                key=str(key),
+                user_id=user_id,
+                entity=entity,
+                entity_id=entity_id,
+                payload_hash=getattr(key, "fingerprint", None),
+            )
+        )

@@ -323,4 +323,6 @@ class FormSubmission(db.Model):
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
     entity: Mapped[str] = mapped_column(sa.String(40))
     entity_id: Mapped[int | None]
+    # SHA-256 of what was posted: the same key coming back with other values is not a retry.
+    payload_hash: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -122,7 +122,7 @@ def new() -> Response | str | tuple[str, int]:
         )
         try:
             saved = chart_services.open_session(
-                current_user, patient.id, details, form.submission_key.data
+                current_user, patient.id, details, form.submission()
             )
         except chart_services.ChartError as error:
             db.session.rollback()
@@ -356,7 +356,7 @@ def add_administration(session_id: int) -> Response | tuple[Any, int]:
     )
     try:
         saved = chart_services.record_administration(
-            current_user, session_id, details, form.submission_key.data
+            current_user, session_id, details, form.submission()
         )
     except SessionLockedError as error:
         return _refused(session_id, error.message)
@@ -391,7 +391,7 @@ def add_infusion_event(session_id: int, administration_id: int) -> Response | tu
     )
     try:
         saved = chart_services.record_infusion_event(
-            current_user, session_id, administration_id, details, form.submission_key.data
+            current_user, session_id, administration_id, details, form.submission()
         )
     except SessionLockedError as error:
         return _refused(session_id, error.message)
@@ -435,9 +435,7 @@ def add_monitoring(session_id: int) -> Response | tuple[Any, int]:
         note=(form.note.data or "").strip(),
     )
     try:
-        chart_services.record_monitoring(
-            current_user, session_id, details, form.submission_key.data
-        )
+        chart_services.record_monitoring(current_user, session_id, details, form.submission())
     except SessionLockedError as error:
         return _refused(session_id, error.message)
     except chart_services.ChartError as error:
