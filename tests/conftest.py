@@ -70,10 +70,16 @@ class DatabaseFactory:
         else:
             self.url = f"sqlite:///{workdir / 'migrated.sqlite3'}"
         app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": self.url})
-        with app.app_context():
-            flask_migrate.upgrade()
-            _db.session.remove()
-            _db.engine.dispose()
+        try:
+            with app.app_context():
+                try:
+                    flask_migrate.upgrade()
+                finally:
+                    _db.session.remove()
+                    _db.engine.dispose()
+        except Exception:
+            self.drop_all()  # a migration that fails must not leave its database behind
+            raise
         if self.server:
             self.seeded = self._seeded_rows()
             self.triggers = self._trigger_definitions()

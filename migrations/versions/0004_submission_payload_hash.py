@@ -3,7 +3,7 @@
 The same key coming back with other values (a restored page, edited and sent again) is then
 refused instead of being taken for a retry and silently storing nothing.
 
-Revision ID: 0004_form_submission_payload_hash
+Revision ID: 0004_submission_payload_hash
 Revises: 0003_clinical_rows_never_deleted
 Create Date: 2026-11-25
 """
@@ -11,7 +11,7 @@ Create Date: 2026-11-25
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_form_submission_payload_hash"
+revision = "0004_submission_payload_hash"
 down_revision = "0003_clinical_rows_never_deleted"
 branch_labels = None
 depends_on = None
