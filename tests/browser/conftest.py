@@ -115,34 +115,38 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "CLINIC_TIMEZONE": "America/New_York",
     }
     live = LiveServer(f"http://127.0.0.1:{port}", env, database_url)
-    live.flask("db", "upgrade")
-    # The one direct set-up step allowed: the first admin, as `make run` would create it.
-    live.flask("create-admin", ADMIN_USERNAME, "--password", ADMIN_FIRST_PASSWORD, "--must-change")
-    process = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--access-logfile",
-            "-",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = None
     try:
+        live.flask("db", "upgrade")
+        # The one direct set-up step allowed: the first admin, as `make run` would create it.
+        live.flask(
+            "create-admin", ADMIN_USERNAME, "--password", ADMIN_FIRST_PASSWORD, "--must-change"
+        )
+        process = subprocess.Popen(
+            [
+                str(BIN / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+                "wsgi:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         _wait_until_up(live.url + "/healthz", process)
         yield live
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=20)
         if pg_name and server:
             with admin.connect() as conn:
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
