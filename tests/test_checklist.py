@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from clinic.auth.models import Role
+from clinic.sessions import closing_services
 from clinic.sessions.closing_services import checklist_rows
 from clinic.sessions.models import (
     ChecklistCompletion,
@@ -13,7 +14,7 @@ from clinic.sessions.models import (
     SessionStatus,
 )
 from tests.factories import open_session_as
-from tests.helpers import audit_actions
+from tests.helpers import audit_actions, input_value
 
 
 def item(db, code: str) -> ChecklistItem:
@@ -147,3 +148,38 @@ def test_signed_session_refuses_checklist(client, db, login_as):
     response = post_item(client, session_id, item(db, "alert_oriented"), status="done")
     assert response.status_code == 409
     assert completions(db, session_id) == []
+
+
+def test_an_item_recorded_meanwhile_by_someone_else_is_not_replaced_unseen(
+    client, db, login_as, make_user
+):
+    nurse = login_as(Role.NURSE)
+    session_id = open_session_as(nurse).id
+    driver = item(db, "driver_confirmed")
+    page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
+    shown = input_value(page, f"checklist-{driver.id}-shown_state")
+    assert shown == ""
+    closing_services.record_checklist(
+        make_user(Role.NURSE), session_id, driver.id, done=True, detail="Sam (partner)"
+    )
+    db.session.commit()
+
+    response = post_item(
+        client, session_id, driver, status="done", detail="Bob (friend)", shown_state=shown
+    )
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Someone else recorded this item" in page and "Sam (partner)" in page
+    assert 'value="Bob (friend)"' in page
+    assert [c.detail for c in completions(db, session_id)] == ["Sam (partner)"]
+    # Seen now: the form carries the current entry, and saving again is deliberate.
+    again = post_item(
+        client,
+        session_id,
+        driver,
+        status="done",
+        detail="Bob (friend)",
+        shown_state=input_value(page, f"checklist-{driver.id}-shown_state"),
+    )
+    assert again.status_code == 302

@@ -11,6 +11,7 @@ from typing import Any
 from flask_wtf import FlaskForm
 from wtforms import (
     Field,
+    HiddenField,
     IntegerField,
     PasswordField,
     RadioField,
@@ -23,6 +24,7 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
+    Regexp,
 )
 
 from clinic.form_choices import as_choices
@@ -122,6 +124,9 @@ class ChecklistForm(OneTimeForm):
         render_kw={"rows": 2},
     )
     note = StringField("Note", validators=[Length(max=500)], filters=[_strip])
+    # The completion the person saw as current ("" for none): a newer one means someone else
+    # recorded this item meanwhile, and this save must not replace theirs unseen.
+    shown_state = HiddenField(validators=[Regexp(r"^\d*$")], render_kw={"autocomplete": "off"})
 
     def __init__(self, *args: Any, item: ChecklistItem, **kwargs: Any) -> None:
         kwargs.setdefault("prefix", f"checklist-{item.id}")

@@ -66,6 +66,23 @@ class SignOffRefusedError(ChartError):
         self.missing = missing
 
 
+class StaleChecklistError(ChartError):
+    def __init__(self, current: ChecklistCompletion | None) -> None:
+        now = (
+            "now: "
+            + ("done" if current.done else f"not done ({current.not_done_reason})")
+            + (f", {current.detail}" if current.detail else "")
+            + f", by {current.recorded_by.display_name}"
+            if current is not None
+            else "its entry was voided"
+        )
+        super().__init__(
+            f"Someone else recorded this item since you opened the chart ({now}). "
+            "Check it and save again if yours is still right."
+        )
+        self.current_id = "" if current is None else str(current.id)
+
+
 class VoidNotAllowedError(PermissionError):
     """Nurses void only what they recorded; admins nothing."""
 
@@ -229,7 +246,14 @@ def record_checklist(
     detail: str | None = None,
     note: str = "",
     submission_key: str | None = None,
+    shown_state: str | None = None,
 ) -> Saved[ChecklistCompletion]:
+    """Record an item as done or not done.
+
+    `shown_state` is the id of the completion the form showed as current ("" for none; None
+    skips the check): if another one was recorded since, the save is refused with what is now
+    on the record, so two people never replace each other's entry unseen.
+    """
     infusion_session = lock_session_for_change(session_id)
     earlier = earlier_entry(
         ChecklistCompletion,
@@ -242,6 +266,19 @@ def record_checklist(
     item = db.session.get(ChecklistItem, item_id)
     if item is None or not item.active:
         raise EntryNotFoundError(item_id)
+    if shown_state is not None:
+        current = db.session.scalar(
+            sa.select(ChecklistCompletion)
+            .where(
+                ChecklistCompletion.session_id == session_id,
+                ChecklistCompletion.item_id == item_id,
+                ChecklistCompletion.voided_at.is_(None),
+            )
+            .order_by(ChecklistCompletion.id.desc())
+            .limit(1)
+        )
+        if (str(current.id) if current else "") != shown_state:
+            raise StaleChecklistError(current)
     reason = (not_done_reason or "").strip() or None
     detail = (detail or "").strip() or None
     if not done and reason is None:

@@ -151,7 +151,12 @@ def closing_context(infusion_session: InfusionSession) -> dict[str, Any]:
         section.pain_form = overrides.get("pain_form") or PainForm(formdata=None)
         refused = overrides.get("checklist_forms", {})
         section.checklist_forms = {
-            row.item.id: refused.get(row.item.id) or ChecklistForm(formdata=None, item=row.item)
+            row.item.id: refused.get(row.item.id)
+            or ChecklistForm(
+                formdata=None,
+                item=row.item,
+                shown_state=str(row.current.id) if row.current else "",
+            )
             for row in checklist
         }
         section.cancel_form = overrides.get("cancel_form") or CancelForm(formdata=None)
@@ -332,16 +337,23 @@ def record_checklist(session_id: int, item_id: int) -> Response | tuple[str, int
     form = ChecklistForm(item=item)
 
     def write() -> str | None:
-        saved = closing.record_checklist(
-            current_user,
-            session_id,
-            item_id,
-            done=form.done,
-            not_done_reason=form.not_done_reason.data,
-            detail=form.detail.data,
-            note=form.note.data or "",
-            submission_key=form.submission(),
-        )
+        try:
+            saved = closing.record_checklist(
+                current_user,
+                session_id,
+                item_id,
+                done=form.done,
+                not_done_reason=form.not_done_reason.data,
+                detail=form.detail.data,
+                note=form.note.data or "",
+                submission_key=form.submission(),
+                # Absent from a scripted post: no check (a browser's form always carries it).
+                shown_state=form.shown_state.data or "" if form.shown_state.raw_data else None,
+            )
+        except closing.StaleChecklistError as error:
+            # Shown again with what is now current: saving once more is a deliberate choice.
+            form.shown_state.data = error.current_id
+            raise
         return f"Checklist: {item.label} recorded." if saved.created else None
 
     return _write(
