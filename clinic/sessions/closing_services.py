@@ -25,7 +25,7 @@ from clinic.auth.services import record_failed_reauthentication
 from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.sessions.digest import content_digest
-from clinic.sessions.entries import ChartError, Saved, earlier_entry, store_entry
+from clinic.sessions.entries import ChartError, Saved, begin_entry, earlier_entry, store_entry
 from clinic.sessions.guards import lock_session, lock_session_for_change
 from clinic.sessions.models import (
     Addendum,
@@ -149,12 +149,12 @@ def record_phq9(
     answers: Sequence[int],
     submission_key: str | None = None,
 ) -> Saved[Score]:
-    infusion_session = lock_session_for_change(session_id)
-    earlier = earlier_entry(
+    infusion_session, earlier = begin_entry(
         Score,
+        session_id,
         submission_key,
         actor=actor,
-        belongs=lambda e: e.session_id == session_id and e.instrument == Instrument.PHQ9,
+        same_form=lambda e: e.instrument == Instrument.PHQ9,
     )
     if earlier is not None:
         return earlier
@@ -182,12 +182,12 @@ def record_pain(
     score: int,
     submission_key: str | None = None,
 ) -> Saved[Score]:
-    infusion_session = lock_session_for_change(session_id)
-    earlier = earlier_entry(
+    infusion_session, earlier = begin_entry(
         Score,
+        session_id,
         submission_key,
         actor=actor,
-        belongs=lambda e: e.session_id == session_id and e.instrument == Instrument.PAIN_NRS,
+        same_form=lambda e: e.instrument == Instrument.PAIN_NRS,
     )
     if earlier is not None:
         return earlier
@@ -254,12 +254,12 @@ def record_checklist(
     skips the check): if another one was recorded since, the save is refused with what is now
     on the record, so two people never replace each other's entry unseen.
     """
-    infusion_session = lock_session_for_change(session_id)
-    earlier = earlier_entry(
+    infusion_session, earlier = begin_entry(
         ChecklistCompletion,
+        session_id,
         submission_key,
         actor=actor,
-        belongs=lambda c: c.session_id == session_id and c.item_id == item_id,
+        same_form=lambda c: c.item_id == item_id,
     )
     if earlier is not None:
         return earlier
@@ -384,12 +384,16 @@ def void_entry(actor: User, session_id: int, kind: str, entry_id: int, reason: s
 # --- sign-off -------------------------------------------------------------------------------
 
 
-def sign_off_problems(infusion_session: InfusionSession) -> list[str]:
-    """What stands between this session and a signature, in words for the clinician."""
+def sign_off_problems(
+    infusion_session: InfusionSession, checklist: list[ChecklistRow] | None = None
+) -> list[str]:
+    """What stands between this session and a signature, in words for the clinician.
+
+    `checklist` is the session's checklist rows when the caller has read them already.
+    """
+    rows = checklist if checklist is not None else checklist_rows(infusion_session.id)
     missing = [
-        f"checklist: {row.item.label}"
-        for row in checklist_rows(infusion_session.id)
-        if row.item.required and row.current is None
+        f"checklist: {row.item.label}" for row in rows if row.item.required and row.current is None
     ]
     cancelled = infusion_session.status == SessionStatus.CANCELLED and bool(
         (infusion_session.cancel_reason or "").strip()

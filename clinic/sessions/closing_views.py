@@ -139,7 +139,7 @@ def closing_context(infusion_session: InfusionSession) -> dict[str, Any]:
         risk_flag=any(row.score.risk_flag and not row.score.is_voided for row in scores),
         checklist=checklist,
         sign_problems=(
-            overrides.get("sign_problems") or closing.sign_off_problems(infusion_session)
+            overrides.get("sign_problems") or closing.sign_off_problems(infusion_session, checklist)
             if editable
             else []
         ),

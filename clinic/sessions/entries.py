@@ -14,7 +14,12 @@ from typing import Any, Generic, TypeVar
 from clinic.audit.services import record_audit_event
 from clinic.auth.models import User
 from clinic.extensions import db
-from clinic.sessions.guards import earlier_submission, remember_submission
+from clinic.sessions.guards import (
+    earlier_submission,
+    lock_session_for_change,
+    remember_submission,
+)
+from clinic.sessions.models import InfusionSession
 
 T = TypeVar("T")
 
@@ -74,6 +79,26 @@ def earlier_entry(
     if entry is None or earlier.user_id != actor.id or not belongs(entry) or other_values:
         raise ReusedFormError
     return Saved(entry, created=False)
+
+
+def begin_entry(
+    model: type[T],
+    session_id: int,
+    submission_key: str | None,
+    *,
+    actor: User,
+    same_form: Callable[[T], bool] = lambda entry: True,
+) -> tuple[InfusionSession, Saved[T] | None]:
+    """Lock the session for a new entry (refused once signed) and find the entry an earlier
+    post of this form stored, if any: the steps every create on a session starts with."""
+    infusion_session = lock_session_for_change(session_id)
+    earlier = earlier_entry(
+        model,
+        submission_key,
+        actor=actor,
+        belongs=lambda entry: entry.session_id == session_id and same_form(entry),  # type: ignore[attr-defined]
+    )
+    return infusion_session, earlier
 
 
 def store_entry(

@@ -22,7 +22,7 @@ from clinic.auth.models import Role, User
 from clinic.clinic_time import format_local
 from clinic.extensions import db
 from clinic.patients.models import Indication, Patient
-from clinic.sessions.entries import ChartError, Saved, earlier_entry, store_entry
+from clinic.sessions.entries import ChartError, Saved, begin_entry, earlier_entry, store_entry
 from clinic.sessions.guards import lock_session_for_change
 from clinic.sessions.models import (
     Administration,
@@ -160,10 +160,7 @@ def open_session(
 def record_administration(
     actor: User, session_id: int, details: AdministrationDetails, submission_key: str | None
 ) -> Saved[Administration]:
-    infusion_session = lock_session_for_change(session_id)
-    earlier = earlier_entry(
-        Administration, submission_key, actor=actor, belongs=lambda a: a.session_id == session_id
-    )
+    infusion_session, earlier = begin_entry(Administration, session_id, submission_key, actor=actor)
     if earlier is not None:
         return earlier
     _require_active(
@@ -192,12 +189,12 @@ def record_infusion_event(
     details: InfusionEventDetails,
     submission_key: str | None,
 ) -> Saved[InfusionEvent]:
-    infusion_session = lock_session_for_change(session_id)
-    earlier = earlier_entry(
+    infusion_session, earlier = begin_entry(
         InfusionEvent,
+        session_id,
         submission_key,
         actor=actor,
-        belongs=lambda e: e.session_id == session_id and e.administration_id == administration_id,
+        same_form=lambda e: e.administration_id == administration_id,
     )
     if earlier is not None:
         return earlier
@@ -245,9 +242,8 @@ def record_infusion_event(
 def record_monitoring(
     actor: User, session_id: int, details: MonitoringDetails, submission_key: str | None
 ) -> Saved[MonitoringEntry]:
-    infusion_session = lock_session_for_change(session_id)
-    earlier = earlier_entry(
-        MonitoringEntry, submission_key, actor=actor, belongs=lambda m: m.session_id == session_id
+    infusion_session, earlier = begin_entry(
+        MonitoringEntry, session_id, submission_key, actor=actor
     )
     if earlier is not None:
         return earlier
