@@ -216,6 +216,23 @@ def category(code: str, display: str) -> list[dict[str, Any]]:
 VITAL_SIGNS = ("vital-signs", "Vital Signs")
 SURVEY = ("survey", "Survey")
 
+# Single-value vital signs: (column, id suffix, LOINC coding(s), UCUM unit), REFERENCE.md.
+VITALS_BY_FIELD: tuple[tuple[str, str, tuple[Any, ...], str], ...] = (
+    ("heart_rate", "hr", ("8867-4", "Heart rate"), "/min"),
+    ("respiratory_rate", "rr", ("9279-1", "Respiratory rate"), "/min"),
+    (
+        "spo2",
+        "spo2",
+        (
+            "59408-5",
+            "Oxygen saturation in Arterial blood by Pulse oximetry",
+            ("2708-6", "Oxygen saturation in Arterial blood"),
+        ),
+        "%",
+    ),
+    ("temperature_c", "temp", ("8310-5", "Body temperature"), "Cel"),
+)
+
 
 def entry(rid: str, resource: dict[str, Any]) -> dict[str, Any]:
     return {"fullUrl": full_url(rid), "resource": {"id": rid, **resource}}
@@ -401,38 +418,10 @@ def monitoring_observations(
             VITAL_SIGNS,
             component=components,
         )
-    if entry_.heart_rate is not None:
-        add(
-            "hr",
-            loinc("8867-4", "Heart rate"),
-            VITAL_SIGNS,
-            valueQuantity=quantity(entry_.heart_rate, "/min"),
-        )
-    if entry_.respiratory_rate is not None:
-        add(
-            "rr",
-            loinc("9279-1", "Respiratory rate"),
-            VITAL_SIGNS,
-            valueQuantity=quantity(entry_.respiratory_rate, "/min"),
-        )
-    if entry_.spo2 is not None:
-        add(
-            "spo2",
-            loinc(
-                "59408-5",
-                "Oxygen saturation in Arterial blood by Pulse oximetry",
-                ("2708-6", "Oxygen saturation in Arterial blood"),
-            ),
-            VITAL_SIGNS,
-            valueQuantity=quantity(entry_.spo2, "%"),
-        )
-    if entry_.temperature_c is not None:
-        add(
-            "temp",
-            loinc("8310-5", "Body temperature"),
-            VITAL_SIGNS,
-            valueQuantity=quantity(entry_.temperature_c, "Cel"),
-        )
+    for column, key, code, unit in VITALS_BY_FIELD:
+        value = getattr(entry_, column)
+        if value is not None:
+            add(key, loinc(*code), VITAL_SIGNS, valueQuantity=quantity(value, unit))
     if entry_.pain_nrs is not None:
         add(
             "pain",
