@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from clinic.clinic_time import format_local
 from clinic.config import build_config
 from clinic.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
+from clinic.form_rendering import install as install_form_rendering
 from clinic.sqlite_support import install_sqlite_hooks
 
 
@@ -31,6 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     install_sqlite_hooks()
+    install_form_rendering()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)
