@@ -385,11 +385,13 @@ def void_entry(actor: User, session_id: int, kind: str, entry_id: int, reason: s
 
 
 def sign_off_problems(
-    infusion_session: InfusionSession, checklist: list[ChecklistRow] | None = None
+    infusion_session: InfusionSession,
+    checklist: list[ChecklistRow] | None = None,
+    administrations: list[Administration] | None = None,
 ) -> list[str]:
     """What stands between this session and a signature, in words for the clinician.
 
-    `checklist` is the session's checklist rows when the caller has read them already.
+    `checklist` and `administrations` are the session's, when the caller has read them already.
     """
     rows = checklist if checklist is not None else checklist_rows(infusion_session.id)
     missing = [
@@ -398,14 +400,17 @@ def sign_off_problems(
     cancelled = infusion_session.status == SessionStatus.CANCELLED and bool(
         (infusion_session.cancel_reason or "").strip()
     )
-    if not cancelled:
-        administrations = db.session.scalar(
+    if not cancelled and administrations is not None:
+        if not any(not a.is_voided for a in administrations):
+            missing.append("at least one administration (or cancel the session with a reason)")
+    elif not cancelled:
+        given = db.session.scalar(
             sa.select(sa.func.count(Administration.id)).where(
                 Administration.session_id == infusion_session.id,
                 Administration.voided_at.is_(None),
             )
         )
-        if not administrations:
+        if not given:
             missing.append("at least one administration (or cancel the session with a reason)")
     return missing
 

@@ -107,25 +107,31 @@ def _scores(session_id: int) -> list[ScoreRow]:
     ]
 
 
-def _addenda(session_id: int) -> list[Addendum]:
+def _addenda(infusion_session: InfusionSession) -> list[Addendum]:
+    if infusion_session.status != SessionStatus.SIGNED:
+        return []  # addenda are only ever added to signed sessions (closing.add_addendum)
     return list(
         db.session.scalars(
             sa.select(Addendum)
-            .where(Addendum.session_id == session_id)
+            .where(Addendum.session_id == infusion_session.id)
             .order_by(Addendum.created_at, Addendum.id)
         ).unique()
     )
 
 
 def _signature(infusion_session: InfusionSession) -> tuple[Signature | None, bool | None]:
-    signature = db.session.scalar(
-        sa.select(Signature).where(Signature.session_id == infusion_session.id)
-    )
+    # Loaded with the session (get_session_or_404), not read again.
+    signature = infusion_session.signature
     return signature, (closing.signature_matches(signature) if signature else None)
 
 
-def closing_context(infusion_session: InfusionSession) -> dict[str, Any]:
-    """What templates/sessions/_closing.html needs, merged into the chart page's context."""
+def closing_context(
+    infusion_session: InfusionSession, administrations: list[Administration] | None = None
+) -> dict[str, Any]:
+    """What templates/sessions/_closing.html needs, merged into the chart page's context.
+
+    `administrations` are the session's, when the chart has read them already.
+    """
     overrides = _overrides()
     scores = _scores(infusion_session.id)
     signature, matches = _signature(infusion_session)
@@ -139,13 +145,14 @@ def closing_context(infusion_session: InfusionSession) -> dict[str, Any]:
         risk_flag=any(row.score.risk_flag and not row.score.is_voided for row in scores),
         checklist=checklist,
         sign_problems=(
-            overrides.get("sign_problems") or closing.sign_off_problems(infusion_session, checklist)
+            overrides.get("sign_problems")
+            or closing.sign_off_problems(infusion_session, checklist, administrations)
             if editable
             else []
         ),
         signature=signature,
         signature_matches=matches,
-        addenda=_addenda(infusion_session.id),
+        addenda=_addenda(infusion_session),
     )
     if editable:
         section.pain_form = overrides.get("pain_form") or PainForm(formdata=None)
@@ -554,7 +561,7 @@ def print_record(session_id: int) -> str:
         completions=completions,
         signature=signature,
         signature_matches=matches,
-        addenda=_addenda(session_id),
+        addenda=_addenda(infusion_session),
         now_text=format_local(utcnow()),
     )
     closing.record_session_view(current_user, infusion_session, "session_printed")

@@ -249,7 +249,7 @@ def _chart_page(
         "InfusionEventKind": InfusionEventKind,
         "Method": Method,
     }
-    context.update(closing_context(infusion_session))
+    context.update(closing_context(infusion_session, administrations))
     return render_template("sessions/chart.html", **context)
 
 
