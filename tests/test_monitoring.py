@@ -480,10 +480,11 @@ def test_signature_landing_after_the_page_check_is_caught_under_the_row_lock(
     from clinic.sessions import views
     from clinic.sessions.models import InfusionSession, SessionStatus
 
-    original = views.get_session_or_404
+    original = views.session_status_or_404
 
     def load_then_sign(session_id: int) -> Any:
         loaded = original(session_id)  # what the view checks: still in progress
+        assert loaded == SessionStatus.IN_PROGRESS
         _db.session.execute(
             sa.update(InfusionSession)
             .where(InfusionSession.id == session_id)
@@ -492,7 +493,7 @@ def test_signature_landing_after_the_page_check_is_caught_under_the_row_lock(
         )
         return loaded
 
-    monkeypatch.setattr(views, "get_session_or_404", load_then_sign)
+    monkeypatch.setattr(views, "session_status_or_404", load_then_sign)
     response = post_monitoring(client, charting["session"].id)
     assert response.status_code == 409
     assert "signed and locked" in response.get_data(as_text=True)
