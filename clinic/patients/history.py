@@ -5,6 +5,8 @@ thousand (DESIGN.md §7), so a page is read in a fixed set of statements: the pa
 (with its signature), then each kind of entry for the sessions of that page by one IN list of at
 most a page's ids. Entries are read as columns, not ORM objects, and turned into frozen
 dataclasses: the view can then commit its audit event and render without any lazy load.
+Monitoring entries are read as per-session aggregates (each vital's lowest and highest value),
+which decide the flags exactly as every entry would; see SessionVitals.
 
 Administrations are listed exactly as entered, one line each. Nothing here adds doses together,
 derives a rate or a volume: the only arithmetic is the length of an administration from its own
@@ -20,7 +22,6 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
 
 from clinic.clinic_time import from_local
 from clinic.extensions import db
@@ -39,6 +40,7 @@ from clinic.sessions.models import (
     Score,
     ScoreTiming,
     SessionStatus,
+    Signature,
 )
 from clinic.sessions.scoring import phq9_band
 from clinic.sessions.vitals import abnormal_flags
@@ -143,32 +145,52 @@ def parse_filters(args: Mapping[str, str]) -> tuple[HistoryFilters, dict[str, st
     )
 
 
-def history_statement(patient_id: int, filters: HistoryFilters) -> sa.Select[Any]:
-    """The patient's sessions matching the filters, newest first, with their signature."""
-    query = (
-        sa.select(InfusionSession)
-        .where(InfusionSession.patient_id == patient_id)
-        # Joined, not lazy: the signature is part of every row and must not cost a query each.
-        .options(joinedload(InfusionSession.signature))
-        .order_by(InfusionSession.started_at.desc(), InfusionSession.id.desc())
-    )
+def _matching(patient_id: int, filters: HistoryFilters) -> list[sa.ColumnElement[bool]]:
+    """The WHERE conditions of the patient's sessions matching the filters."""
+    conditions: list[sa.ColumnElement[bool]] = [InfusionSession.patient_id == patient_id]
     if filters.date_from:
         # Dates are the clinic's calendar days, so the bounds are its local midnights in UTC.
-        query = query.where(
+        conditions.append(
             InfusionSession.started_at >= from_local(datetime.combine(filters.date_from, time()))
         )
     if filters.date_to:
         next_day = datetime.combine(filters.date_to + timedelta(days=1), time())
-        query = query.where(InfusionSession.started_at < from_local(next_day))
+        conditions.append(InfusionSession.started_at < from_local(next_day))
     if filters.route:
-        query = query.where(InfusionSession.route == filters.route)
+        conditions.append(InfusionSession.route == filters.route)
     if filters.indication:
-        query = query.where(InfusionSession.indication == filters.indication)
+        conditions.append(InfusionSession.indication == filters.indication)
     if filters.signed is True:
-        query = query.where(InfusionSession.status == SessionStatus.SIGNED)
+        conditions.append(InfusionSession.status == SessionStatus.SIGNED)
     elif filters.signed is False:
-        query = query.where(InfusionSession.status != SessionStatus.SIGNED)
-    return query
+        conditions.append(InfusionSession.status != SessionStatus.SIGNED)
+    return conditions
+
+
+def history_statement(patient_id: int, filters: HistoryFilters) -> sa.Select[Any]:
+    """The patient's sessions matching the filters, newest first, with their signature.
+
+    Plain columns, not ORM objects: a row shows a handful of them, and building and tracking a
+    page of full InfusionSession objects cost more than reading it.
+    """
+    return (
+        sa.select(
+            InfusionSession.id,
+            InfusionSession.started_at,
+            InfusionSession.indication,
+            InfusionSession.route,
+            InfusionSession.status,
+            InfusionSession.cancel_reason,
+            Signature.id.label("signature_id"),
+            Signature.signer_name,
+            Signature.signer_credentials,
+            Signature.signed_at,
+        )
+        # Joined, not read apart: the signature is part of every row (one at most per session).
+        .outerjoin(Signature, Signature.session_id == InfusionSession.id)
+        .where(*_matching(patient_id, filters))
+        .order_by(InfusionSession.started_at.desc(), InfusionSession.id.desc())
+    )
 
 
 # --- rows -----------------------------------------------------------------------------------
@@ -253,6 +275,62 @@ class HistoryPage:
         return self.page < self.pages
 
 
+# The statements of a page's entries are built once: only the page's ids change between
+# requests, and building a select (coercing its columns, aggregates and IN list) cost nearly
+# as much as running it. The ids are one expanding parameter, sent as a list.
+PAGE_IDS = sa.bindparam("page_ids", expanding=True)
+ADMINISTRATIONS = (
+    sa.select(
+        Administration.session_id,
+        Administration.drug,
+        Administration.dose_amount,
+        Administration.dose_unit,
+        Administration.method,
+        Administration.started_at,
+        Administration.ended_at,
+        Administration.voided_at,
+    )
+    .where(Administration.session_id.in_(PAGE_IDS))
+    .order_by(Administration.started_at, Administration.id)
+)
+# Per session and MOAA/S value, the lowest and highest of each vital and whether any entry
+# recorded vomiting or severe dissociation: aggregates instead of every entry (see SessionVitals).
+# Grouped by MOAA/S too (a handful of values per session), so the set of MOAA/S values recorded
+# comes along on both databases without a dialect's string aggregate.
+VITALS = (
+    sa.select(
+        MonitoringEntry.session_id,
+        MonitoringEntry.sedation_moaas,
+        *(sa.func.min(getattr(MonitoringEntry, name)) for name in FLAG_LABELS),
+        *(sa.func.max(getattr(MonitoringEntry, name)) for name in FLAG_LABELS),
+        sa.func.max(sa.case((MonitoringEntry.nausea == Nausea.VOMITED, 1), else_=0)),
+        sa.func.max(sa.case((MonitoringEntry.dissociation == Dissociation.SEVERE, 1), else_=0)),
+    )
+    .where(MonitoringEntry.session_id.in_(PAGE_IDS), MonitoringEntry.voided_at.is_(None))
+    .group_by(MonitoringEntry.session_id, MonitoringEntry.sedation_moaas)
+)
+SCORES = (
+    sa.select(Score.session_id, Score.instrument, Score.timing, Score.total, Score.risk_flag)
+    .where(Score.session_id.in_(PAGE_IDS), Score.voided_at.is_(None))
+    # Oldest first, so a rescoring of the same timing replaces the earlier one below.
+    .order_by(Score.occurred_at, Score.id)
+)
+COMPLETIONS = (
+    sa.select(
+        ChecklistCompletion.session_id,
+        ChecklistCompletion.item_id,
+        ChecklistCompletion.done,
+    )
+    .where(ChecklistCompletion.session_id.in_(PAGE_IDS), ChecklistCompletion.voided_at.is_(None))
+    .order_by(ChecklistCompletion.id)
+)
+CHECKLIST_ITEMS = (
+    sa.select(ChecklistItem.id, ChecklistItem.label, ChecklistItem.required)
+    .where(ChecklistItem.active.is_(True))
+    .order_by(ChecklistItem.position, ChecklistItem.id)
+)
+
+
 def load_history_page(
     patient_id: int,
     filters: HistoryFilters,
@@ -261,78 +339,34 @@ def load_history_page(
     per_page: int = PAGE_SIZE,
 ) -> HistoryPage:
     """One page of the timeline as plain rows, in a fixed number of queries."""
-    pagination = db.paginate(
-        history_statement(patient_id, filters),
-        page=max(page, 1),
-        per_page=per_page,
-        error_out=False,
-        count=True,
+    page = max(page, 1)
+    if per_page < 1:
+        per_page = PAGE_SIZE
+    sessions = db.session.execute(
+        history_statement(patient_id, filters).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    total = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(InfusionSession)
+        .where(*_matching(patient_id, filters))
     )
-    sessions: list[InfusionSession] = list(pagination.items)
     ids = [s.id for s in sessions]
     if not ids:
-        return HistoryPage([], pagination.page, per_page, pagination.total or 0)
+        return HistoryPage([], page, per_page, total or 0)
 
-    administrations = _by_session(
-        db.session.execute(
-            sa.select(
-                Administration.session_id,
-                Administration.drug,
-                Administration.dose_amount,
-                Administration.dose_unit,
-                Administration.method,
-                Administration.started_at,
-                Administration.ended_at,
-                Administration.voided_at,
-            )
-            .where(Administration.session_id.in_(ids))
-            .order_by(Administration.started_at, Administration.id)
-        )
-    )
-    monitoring = _by_session(
-        db.session.execute(
-            sa.select(
-                MonitoringEntry.session_id,
-                *(getattr(MonitoringEntry, name) for name in FLAG_LABELS),
-                MonitoringEntry.sedation_moaas,
-                MonitoringEntry.dissociation,
-                MonitoringEntry.nausea,
-            ).where(MonitoringEntry.session_id.in_(ids), MonitoringEntry.voided_at.is_(None))
-        )
-    )
-    scores = _by_session(
-        db.session.execute(
-            sa.select(
-                Score.session_id, Score.instrument, Score.timing, Score.total, Score.risk_flag
-            )
-            .where(Score.session_id.in_(ids), Score.voided_at.is_(None))
-            # Oldest first, so a rescoring of the same timing replaces the earlier one below.
-            .order_by(Score.occurred_at, Score.id)
-        )
-    )
-    completions = _by_session(
-        db.session.execute(
-            sa.select(
-                ChecklistCompletion.session_id,
-                ChecklistCompletion.item_id,
-                ChecklistCompletion.done,
-            )
-            .where(ChecklistCompletion.session_id.in_(ids), ChecklistCompletion.voided_at.is_(None))
-            .order_by(ChecklistCompletion.id)
-        )
-    )
-    items = db.session.execute(
-        sa.select(ChecklistItem.id, ChecklistItem.label, ChecklistItem.required)
-        .where(ChecklistItem.active.is_(True))
-        .order_by(ChecklistItem.position, ChecklistItem.id)
-    ).all()
+    page_ids = {"page_ids": ids}
+    administrations = _by_session(db.session.execute(ADMINISTRATIONS, page_ids))
+    vitals = _session_vitals(db.session.execute(VITALS, page_ids))
+    scores = _by_session(db.session.execute(SCORES, page_ids))
+    completions = _by_session(db.session.execute(COMPLETIONS, page_ids))
+    items = db.session.execute(CHECKLIST_ITEMS).all()
 
     rules = {**DEFAULT_ADVERSE_RULES, **thresholds}
     rows = [
         _row(
             s,
             administrations.get(s.id, []),
-            monitoring.get(s.id, []),
+            vitals.get(s.id, NO_VITALS),
             scores.get(s.id, []),
             completions.get(s.id, []),
             items,
@@ -340,7 +374,7 @@ def load_history_page(
         )
         for s in sessions
     ]
-    return HistoryPage(rows, pagination.page, per_page, pagination.total or 0)
+    return HistoryPage(rows, page, per_page, total or 0)
 
 
 def _by_session(result: Iterable[Any]) -> dict[int, list[Any]]:
@@ -350,10 +384,77 @@ def _by_session(result: Iterable[Any]) -> dict[int, list[Any]]:
     return grouped
 
 
+# --- vitals ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Vital values in the shape of a monitoring entry, so `abnormal_flags` can judge them."""
+
+    systolic_bp: int | None = None
+    diastolic_bp: int | None = None
+    heart_rate: int | None = None
+    spo2: int | None = None
+    respiratory_rate: int | None = None
+    temperature_c: Decimal | None = None
+    sedation_moaas: int | None = None
+
+
+@dataclass(frozen=True)
+class SessionVitals:
+    """What the flags and adverse-findings columns need of a session's valid monitoring entries.
+
+    A threshold flags every value below it (or above it), so the worst flagged value of a vital
+    is its lowest (or highest) value whenever any value is flagged: the lowest and the highest
+    decide the flags exactly as every entry would. MOAA/S is kept as the set of values recorded,
+    since "deep sedation" is the least of the flagged ones whatever the configured rule.
+    """
+
+    lowest: Reading = field(default_factory=Reading)
+    highest: Reading = field(default_factory=Reading)
+    sedation_values: frozenset[int] = frozenset()
+    vomited: bool = False
+    severe_dissociation: bool = False
+
+
+NO_VITALS = SessionVitals()
+
+
+def _session_vitals(result: Iterable[Any]) -> dict[int, SessionVitals]:
+    """Per session, its vitals summary from the rows of VITALS (one per MOAA/S value)."""
+    groups: dict[int, list[tuple[Any, ...]]] = {}
+    for row in result:
+        groups.setdefault(row[0], []).append(tuple(row))
+    first_low, first_high = 2, 2 + len(FLAG_LABELS)
+    summaries: dict[int, SessionVitals] = {}
+    for session_id, rows in groups.items():
+        columns = list(zip(*rows, strict=True))
+        lows = columns[first_low:first_high]
+        highs = columns[first_high : first_high + len(FLAG_LABELS)]
+        summaries[session_id] = SessionVitals(
+            lowest=Reading(
+                **{
+                    name: min((v for v in values if v is not None), default=None)
+                    for name, values in zip(FLAG_LABELS, lows, strict=True)
+                }
+            ),
+            highest=Reading(
+                **{
+                    name: max((v for v in values if v is not None), default=None)
+                    for name, values in zip(FLAG_LABELS, highs, strict=True)
+                }
+            ),
+            sedation_values=frozenset(v for v in columns[1] if v is not None),
+            vomited=any(columns[-2]),
+            severe_dissociation=any(columns[-1]),
+        )
+    return summaries
+
+
 def _row(
-    infusion_session: InfusionSession,
+    infusion_session: Any,
     administrations: Sequence[Any],
-    monitoring: Sequence[Any],
+    vitals: SessionVitals,
     scores: Sequence[Any],
     completions: Sequence[Any],
     items: Sequence[Any],
@@ -369,7 +470,7 @@ def _row(
         latest[key] = ScoreValue(score.total, bool(score.risk_flag) or earlier_risk, band)
     # A checklist item's state is its latest completion still on the record (as on the chart).
     current: dict[int, bool] = {c.item_id: c.done for c in completions}
-    signature = infusion_session.signature
+    signed = infusion_session.signature_id is not None
     return SessionRow(
         id=infusion_session.id,
         started_at=infusion_session.started_at,
@@ -389,8 +490,8 @@ def _row(
             )
             for a in administrations
         ],
-        flags=worst_flags(monitoring, rules),
-        adverse=adverse_findings(monitoring, rules),
+        flags=worst_flags(vitals, rules),
+        adverse=adverse_findings(vitals, rules),
         phq9_before=latest.get((Instrument.PHQ9, ScoreTiming.BEFORE)),
         phq9_after=latest.get((Instrument.PHQ9, ScoreTiming.AFTER)),
         pain_before=latest.get((Instrument.PAIN_NRS, ScoreTiming.BEFORE)),
@@ -398,16 +499,16 @@ def _row(
         checklist_missing=[i.label for i in items if i.required and i.id not in current],
         checklist_not_done=[i.label for i in items if current.get(i.id) is False],
         signer=(
-            f"{signature.signer_name}, {signature.signer_credentials}".rstrip(", ")
-            if signature
+            f"{infusion_session.signer_name}, {infusion_session.signer_credentials}".rstrip(", ")
+            if signed
             else None
         ),
-        signed_at=signature.signed_at if signature else None,
+        signed_at=infusion_session.signed_at if signed else None,
     )
 
 
 def worst_flags(
-    entries: Iterable[Any], thresholds: Mapping[str, Mapping[str, Any]]
+    vitals: SessionVitals, thresholds: Mapping[str, Mapping[str, Any]]
 ) -> list[VitalFlag]:
     """Per vital and direction, the most extreme flagged value of the session.
 
@@ -415,40 +516,35 @@ def worst_flags(
     and the chart can never disagree about what is abnormal.
     """
     rules = {name: rule for name, rule in thresholds.items() if name in FLAG_LABELS}
-    worst: dict[tuple[str, str], int | Decimal] = {}
-    for entry in entries:
-        for name, direction in abnormal_flags(entry, rules).items():
-            value = getattr(entry, name)
-            key = (name, direction)
-            if key not in worst:
-                worst[key] = value
-            elif direction == "high":
-                worst[key] = max(worst[key], value)
-            else:
-                worst[key] = min(worst[key], value)
-    return [
-        VitalFlag(name, label, worst[(name, direction)], unit, direction)
-        for name, (label, unit) in FLAG_LABELS.items()
-        for direction in ("low", "high")
-        if (name, direction) in worst
-    ]
+    low = abnormal_flags(vitals.lowest, rules)
+    high = abnormal_flags(vitals.highest, rules)
+    flags: list[VitalFlag] = []
+    for name, (label, unit) in FLAG_LABELS.items():
+        if low.get(name) == "low":
+            flags.append(VitalFlag(name, label, getattr(vitals.lowest, name), unit, "low"))
+        if high.get(name) == "high":
+            flags.append(VitalFlag(name, label, getattr(vitals.highest, name), unit, "high"))
+    return flags
 
 
 def adverse_findings(
-    entries: Sequence[Any], thresholds: Mapping[str, Mapping[str, Any]]
+    vitals: SessionVitals, thresholds: Mapping[str, Mapping[str, Any]]
 ) -> list[str]:
     """Vomiting, severe dissociation, deep sedation (MOAA/S) and desaturation, in words."""
     findings: list[str] = []
-    if any(e.nausea == Nausea.VOMITED for e in entries):
+    if vitals.vomited:
         findings.append("Vomited")
-    if any(e.dissociation == Dissociation.SEVERE for e in entries):
+    if vitals.severe_dissociation:
         findings.append("Severe dissociation")
     sedation = {"sedation_moaas": thresholds["sedation_moaas"]}
-    deep = [e.sedation_moaas for e in entries if abnormal_flags(e, sedation)]
+    deep = [
+        value
+        for value in vitals.sedation_values
+        if abnormal_flags(Reading(sedation_moaas=value), sedation)
+    ]
     if deep:
         findings.append(f"MOAA/S {min(deep)}")
     spo2 = {"spo2": thresholds["spo2"]}
-    low = [e.spo2 for e in entries if abnormal_flags(e, spo2).get("spo2") == "low"]
-    if low:
-        findings.append(f"SpO2 {min(low)}%")
+    if abnormal_flags(vitals.lowest, spo2).get("spo2") == "low":
+        findings.append(f"SpO2 {vitals.lowest.spo2}%")
     return findings
