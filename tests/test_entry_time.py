@@ -61,3 +61,29 @@ def test_chart_renders_the_shown_time_beside_the_time_field(client, chart):
 
     assert 'name="time_shown"' in html
     assert "data-default-now" in html
+
+
+def test_untouched_time_followed_by_the_script_is_now_even_if_the_shown_clock_drifted(
+    client, chart
+):
+    # The page's script moved the shown time on by wall-clock minutes; across a change to or
+    # from summer time that is an hour off. Untouched ("false") still means the time of saving.
+    shown = local_text(utcnow() - timedelta(minutes=90))
+    drifted = local_text(utcnow() - timedelta(minutes=60))
+
+    stored = post_vitals(
+        client, chart.id, occurred_at=drifted, time_shown=shown, time_edited="false"
+    )
+
+    assert abs(stored - utcnow()) < timedelta(minutes=1)
+
+
+def test_an_edited_time_is_kept_when_the_script_followed_the_field(client, chart):
+    earlier = (utcnow() - timedelta(minutes=40)).replace(second=0, microsecond=0)
+    shown = local_text(utcnow() - timedelta(minutes=50))
+
+    stored = post_vitals(
+        client, chart.id, occurred_at=local_text(earlier), time_shown=shown, time_edited="true"
+    )
+
+    assert stored == earlier

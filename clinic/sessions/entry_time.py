@@ -2,9 +2,9 @@
 
 A chart stays open at the chair for hours. A time field pre-filled when the page loaded would,
 ten minutes later, save a time ten minutes old. So the form remembers the time it showed and
-whether the person touched the field (static/js/entry-time.js marks it); an untouched field means
-"now", taken when the post is saved. Without JavaScript, a value equal to the one shown counts
-as untouched.
+whether the person touched the field (static/js/entry-time.js sets `time_edited` to "false" when
+it starts and to "true" on an edit); an untouched field means "now", taken when the post is
+saved. Without JavaScript, a value equal to the one shown counts as untouched.
 """
 
 from __future__ import annotations
@@ -102,7 +102,13 @@ def entered_time(form: EntryTimeForm, field: DateTimeLocalField) -> datetime:
     # raw_data, not data: a post that did not carry the shown time (a script, a test) must not
     # fall back to the field's default and look untouched.
     shown = form.time_shown.raw_data[0] if form.time_shown.raw_data else None
-    untouched = shown is not None and form.time_edited.data != "true" and typed == shown
+    # "false": the page's script ran and the person did not touch the field. The script keeps
+    # the shown time moving by wall-clock minutes, which is an hour off across a change to or
+    # from summer time; the server's clock is not, so the value shown is not used.
+    followed_by_script = form.time_edited.data == "false" and shown is not None
+    untouched = followed_by_script or (
+        shown is not None and form.time_edited.data != "true" and typed == shown
+    )
     if untouched:
         return utcnow()
     return from_local(field.data)

@@ -147,6 +147,8 @@ def test_nurse_charts_an_iv_session_at_the_chair(
     expect(rows.last).to_contain_text("mild")
     expect(monitoring_form(page).get_by_label("BP systolic")).to_be_focused()
     expect(monitoring_form(page).get_by_label("BP systolic")).to_have_value("")
+    # The page's script follows the untouched time: saved as "now", whatever the shown clock.
+    expect(monitoring_form(page).locator('input[name="time_edited"]')).to_have_value("false")
     with capsys.disabled():
         print(
             f"\nActions to record one full vitals set: {actions.count} ({', '.join(actions.log)})"

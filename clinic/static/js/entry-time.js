@@ -20,6 +20,9 @@
     const edited = form && form.querySelector('input[name$="time_edited"]');
     if (!edited) return;
     const shown = input.value;
+    // "false": this script follows the field, so an untouched time means "now" at save even
+    // when the wall-clock arithmetic below is off (a change to or from summer time).
+    if (edited.value !== "true") edited.value = "false";
     ["input", "change"].forEach((type) =>
       input.addEventListener(type, () => { edited.value = "true"; })
     );
