@@ -82,6 +82,9 @@ class SessionScores:
     session_id: int
     started_at: datetime
     values: dict[tuple[Instrument, ScoreTiming], PlottedScore]
+    # The clinic-calendar date, formatted once per session: the table row, the points of both
+    # charts and the axis all print it, and a zone conversion for each doubled build_trends.
+    day: str
 
     def get(self, instrument: Instrument, timing: ScoreTiming) -> PlottedScore | None:
         return self.values.get((instrument, timing))
@@ -159,9 +162,14 @@ class Trends:
 def build_trends(scores: Iterable[PlottedScore], sessions_drawn: int = TREND_SESSIONS) -> Trends:
     by_session: dict[int, SessionScores] = {}
     for score in scores:
-        row = by_session.setdefault(
-            score.session_id, SessionScores(score.session_id, score.started_at, {})
-        )
+        row = by_session.get(score.session_id)
+        if row is None:
+            row = by_session[score.session_id] = SessionScores(
+                score.session_id,
+                score.started_at,
+                {},
+                format_local(score.started_at, "%Y-%m-%d"),
+            )
         key = (score.instrument, score.timing)
         earlier = row.values.get(key)
         if earlier is not None and earlier.risk_flag and not score.risk_flag:
@@ -206,7 +214,7 @@ def _chart(
                 y=y_of(score.total),
                 value=score.total,
                 risk=score.risk_flag,
-                label=f"{format_local(s.started_at, '%Y-%m-%d')} {timing.value}: {score.total}"
+                label=f"{s.day} {timing.value}: {score.total}"
                 + (" (item 9 above 0)" if score.risk_flag else ""),
             )
             for s in scored
@@ -253,9 +261,8 @@ def _x_ticks(scored: Sequence[SessionScores], x_of: Callable[[datetime], float])
         chosen = sorted({round(i * step) for i in range(MAX_X_TICKS)})
     ticks: list[Tick] = []
     for index in chosen:
-        moment = scored[index].started_at
-        position = x_of(moment)
-        label = format_local(moment, "%Y-%m-%d")
+        position = x_of(scored[index].started_at)
+        label = scored[index].day
         # Two sessions close together would print their dates over each other: keep the first.
         if ticks and (position - ticks[-1].position < 80 or ticks[-1].label == label):
             continue
@@ -269,8 +276,7 @@ def _description(instrument: Instrument, scored: Sequence[SessionScores], top_va
     first, last = scored[0], scored[-1]
     text = (
         f"{instrument.label} totals (0 to {top_value}) before and after each of {len(scored)} "
-        f"sessions from {format_local(first.started_at, '%Y-%m-%d')} to "
-        f"{format_local(last.started_at, '%Y-%m-%d')}."
+        f"sessions from {first.day} to {last.day}."
     )
     latest = last.get(instrument, ScoreTiming.BEFORE) or last.get(instrument, ScoreTiming.AFTER)
     if latest is not None:
