@@ -26,7 +26,7 @@ from clinic.sessions.models import (
 )
 from tests.conftest import login
 from tests.factories import insert_session
-from tests.helpers import audit_actions
+from tests.helpers import audit_actions, count_queries
 
 PAGE_SIZE = 3
 
@@ -259,6 +259,56 @@ def test_patient_list_is_paginated_and_keeps_the_query(client, login_as, make_pa
     assert "/patients/?page=2" in first
     assert "q=" not in first  # the search stays out of every URL (access logs, history)
     assert "5 patients match" in first
+
+
+def test_search_pages_show_the_same_total_whether_counted_or_told_by_the_last_page(
+    client, db, login_as, make_patient
+):
+    for number in range(PAGE_SIZE + 2):
+        make_patient(mrn=f"P{number}", family_name=f"Test{number}", given_name="Pat")
+    make_patient(mrn="Z9", family_name="Other", given_name="Person")
+    login_as(Role.NURSE)
+    search(client, "test")
+
+    pages = {}
+    for page in (1, 2, 3):
+        with count_queries(db.engine) as statements:
+            pages[page] = client.get(f"/patients/?page={page}").get_data(as_text=True)
+        counted = any(re.search(r"count\(", s, re.I) for s in statements)
+        # A full page or an empty one past the first must count; the last page tells the total.
+        assert counted == (page != 2), page
+
+    assert "5 patients match" in pages[1] and "Page 1 of 2" in pages[1]
+    assert "5 patients match" in pages[2] and "Page 2 of 2" in pages[2]
+    assert "TEST3" in pages[2] and "TEST4" in pages[2] and "TEST2" not in pages[2]
+    assert "5 patients match" in pages[3] and "SMITH" not in pages[3]
+
+
+def test_a_search_that_fits_on_one_page_is_not_counted_again(client, db, login_as, make_patient):
+    make_patient(mrn="KX-40917", family_name="Smith", given_name="Joanna")
+    make_patient(mrn="KX-55555", family_name="Smithers", given_name="Ada")
+    make_patient(mrn="KX-12345", family_name="Okafor", given_name="Chidi")
+    login_as(Role.NURSE)
+    search(client, "smith")
+
+    with count_queries(db.engine) as statements:
+        html = client.get("/patients/").get_data(as_text=True)
+
+    assert not any(re.search(r"count\(", s, re.I) for s in statements)
+    assert "2 patients match" in html and "OKAFOR" not in html
+    assert search(client, "nobody").get_data(as_text=True).count("0 patients match") == 1
+
+
+def test_search_words_match_within_one_field_never_across_two(client, login_as, make_patient):
+    make_patient(mrn="KX-1", family_name="Smith", given_name="Ann")
+    login_as(Role.NURSE)
+
+    across = search(client, "thann").get_data(as_text=True)  # "Smi|th" + "|Ann"
+    across_mrn = search(client, "annkx").get_data(as_text=True)
+    within = search(client, "ann kx-1").get_data(as_text=True)
+
+    assert "SMITH" not in across and "SMITH" not in across_mrn
+    assert "SMITH, Ann" in within
 
 
 def test_patient_list_links_to_registration(client, login_as):

@@ -252,22 +252,74 @@ def search_statement(text: str) -> sa.Select[tuple[Patient]]:
         if given:
             query = query.where(_contains(Patient.given_name, given))
     else:
+        # Names and MRN lowered as one text, not each apart: lower() on every patient is most of
+        # what a search costs the database, and a contains-match scans them all either way. A
+        # newline joins them, which a word (split on whitespace) never holds, so no word can
+        # match across two fields.
+        searchable = sa.func.lower(
+            Patient.family_name + "\n" + Patient.given_name + "\n" + Patient.mrn
+        )
         for word in text.split():
-            query = query.where(
-                sa.or_(
-                    _contains(Patient.family_name, word),
-                    _contains(Patient.given_name, word),
-                    _contains(Patient.mrn, word),
-                )
-            )
+            query = query.where(_contains(searchable, word, lowered=True))
     return query.order_by(
         sa.func.lower(Patient.family_name), sa.func.lower(Patient.given_name), Patient.id
     )
 
 
-def _contains(column: Any, fragment: str) -> sa.ColumnElement[bool]:
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of the patient list, with what the template's pagination needs."""
+
+    items: list[Patient]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int | None:
+        return self.page - 1 if self.has_prev else None
+
+    @property
+    def next_num(self) -> int | None:
+        return self.page + 1 if self.has_next else None
+
+
+def search_page(text: str, page: int, per_page: int) -> SearchPage:
+    """One page of `search_statement`, counting the matches only when the page cannot tell.
+
+    A page with fewer rows than fit on it is the last: its rows give the total, and the COUNT
+    (a scan of every patient for a contains-match) is left out. Most searches look for one
+    patient by name or MRN and fit on their first page.
+    """
+    page = max(page, 1)
+    statement = search_statement(text)
+    items = list(db.session.scalars(statement.limit(per_page).offset((page - 1) * per_page)))
+    # Counted only when the page cannot tell: it is full, or empty past the first page.
+    if 0 < len(items) < per_page or (page == 1 and not items):
+        total = (page - 1) * per_page + len(items)
+    else:
+        total = db.session.scalar(
+            sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
+        )
+    return SearchPage(items, page, per_page, total or 0)
+
+
+def _contains(column: Any, fragment: str, lowered: bool = False) -> sa.ColumnElement[bool]:
     # autoescape: a typed % or _ is matched literally, not as a wildcard.
-    return sa.func.lower(column).contains(fragment.lower(), autoescape=True)
+    text = column if lowered else sa.func.lower(column)
+    return text.contains(fragment.lower(), autoescape=True)
 
 
 def latest_risk_score(patient_id: int) -> Score | None:

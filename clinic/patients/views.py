@@ -46,10 +46,10 @@ def index() -> Response | tuple[str, int] | str:
 
 
 def _search_page(form: SearchForm, query_text: str) -> str:
-    page = db.paginate(
-        patient_services.search_statement(query_text),
-        per_page=current_app.config.get("PATIENTS_PAGE_SIZE", DEFAULT_PAGE_SIZE),
-        error_out=False,
+    page = patient_services.search_page(
+        query_text,
+        page=request.args.get("page", 1, type=int),
+        per_page=max(current_app.config.get("PATIENTS_PAGE_SIZE", DEFAULT_PAGE_SIZE), 1),
     )
     return render_template("patients/index.html", form=form, page=page, query_text=query_text)
 
