@@ -404,10 +404,13 @@ class Reading:
 class SessionVitals:
     """What the flags and adverse-findings columns need of a session's valid monitoring entries.
 
-    A threshold flags every value below it (or above it), so the worst flagged value of a vital
-    is its lowest (or highest) value whenever any value is flagged: the lowest and the highest
-    decide the flags exactly as every entry would. MOAA/S is kept as the set of values recorded,
-    since "deep sedation" is the least of the flagged ones whatever the configured rule.
+    A threshold flags every value below it (or above it; a value low on a two-sided rule is
+    never also high), so the worst flagged value of a vital is its lowest (or highest) value
+    whenever any value is flagged: the lowest and the highest decide the flags exactly as every
+    entry would. MOAA/S is kept as the set of values recorded, since "deep sedation" is the least
+    flagged one whatever the configured rule. Should `abnormal_flags` ever judge by something
+    other than thresholds, this no longer holds: tests/test_patient_history_flags.py compares
+    the history with judging every entry.
     """
 
     lowest: Reading = field(default_factory=Reading)
