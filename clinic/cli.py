@@ -1,4 +1,4 @@
-"""flask create-admin, bootstrap-admin, audit verify, seed-demo."""
+"""flask create-admin, bootstrap-admin, audit verify, audit anchor, seed-demo."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup
 
-from clinic.audit.services import verify_chain
+from clinic.audit.services import (
+    Anchor,
+    VerifyResult,
+    anchor_problem,
+    current_anchor,
+    verify_chain,
+)
 from clinic.auth.models import Role, User
 from clinic.demo import seed_demo_command
 from clinic.extensions import db
@@ -62,18 +68,50 @@ def bootstrap_admin() -> None:
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
+@click.option(
+    "--anchor",
+    "anchors",
+    multiple=True,
+    metavar="ID:HASH",
+    help="A head printed earlier by `flask audit anchor`; the trail must still hold it.",
+)
+def audit_verify(anchors: tuple[str, ...]) -> None:
     """Check the whole chain; exit 1 and name the first broken event if it was tampered with."""
-    result = verify_chain()
-    if result.ok:
-        click.echo(f"Audit trail intact: {result.checked} events verified.")
+    try:
+        kept = [Anchor.parse(text) for text in anchors]
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--anchor") from None
+    result = _verified_or_exit()
+    for anchor in kept:
+        problem = anchor_problem(anchor)
+        if problem:
+            click.echo(f"Audit trail BROKEN: {problem}.", err=True)
+            sys.exit(1)
+    found = f", {len(kept)} anchor(s) found" if kept else ""
+    click.echo(f"Audit trail intact: {result.checked} events verified{found}.")
+
+
+@audit_cli.command("anchor")
+def audit_anchor() -> None:
+    """Verify, then print the head to keep outside the database (for `verify --anchor`)."""
+    _verified_or_exit()
+    anchor = current_anchor()
+    if anchor is None:
+        click.echo("The audit trail is empty: nothing to anchor yet.")
         return
-    click.echo(
-        f"Audit trail BROKEN at event {result.first_broken_id}: {result.reason} "
-        f"({result.checked} events verified before it).",
-        err=True,
-    )
-    sys.exit(1)
+    click.echo(str(anchor))
+
+
+def _verified_or_exit() -> VerifyResult:
+    result = verify_chain()
+    if not result.ok:
+        click.echo(
+            f"Audit trail BROKEN at event {result.first_broken_id}: {result.reason} "
+            f"({result.checked} events verified before it).",
+            err=True,
+        )
+        sys.exit(1)
+    return result
 
 
 def register_cli(app: Flask) -> None:

@@ -375,3 +375,87 @@ def test_viewer_shows_only_field_names_of_clinical_changes(client, login_as, db)
     assert "penicillin" not in rows
     assert "none known" not in rows
     assert "Bo<" not in rows and "→ Bo" not in rows
+
+
+# --- anchors: the head kept outside the database ----------------------------------------------
+
+
+def anchor(runner) -> str:
+    result = runner.invoke(args=["audit", "anchor"])
+    assert result.exit_code == 0, result.output
+    return result.output.strip()
+
+
+def verify_with(runner, *anchors: str):
+    return runner.invoke(args=["audit", "verify", *(f"--anchor={a}" for a in anchors)])
+
+
+def test_anchor_is_the_head_and_still_verifies_after_later_events(db, runner):
+    record(db, 3)
+    kept = anchor(runner)
+    assert kept == f"3:{stored_hash(db, 3)}"
+    record(db, 2)
+
+    result = verify_with(runner, kept)
+
+    assert result.exit_code == 0, result.output
+    assert "intact: 5 events verified, 1 anchor(s) found" in result.output
+
+
+def test_anchor_catches_an_older_head_written_back_with_its_seal(db, runner):
+    # What restoring an older backup of the head does: the trail ends, sealed, at event 3, and
+    # the chain alone verifies. Only the anchor taken at event 5 tells.
+    record(db, 3)
+    old_head = db.session.get(AuditChainHead, 1)
+    old = (old_head.last_event_id, old_head.last_hash, old_head.seal)
+    record(db, 2)
+    kept = anchor(runner)
+    drop_append_only_triggers(db)
+    sql(db, "DELETE FROM audit_event WHERE id > 3")
+    sql(
+        db,
+        "UPDATE audit_chain_head SET last_event_id = :i, last_hash = :h, seal = :s",
+        i=old[0],
+        h=old[1],
+        s=old[2],
+    )
+    assert verify(runner).exit_code == 0  # the gap the anchor closes
+
+    result = verify_with(runner, kept)
+
+    assert result.exit_code == 1
+    assert "event 5 of the anchor is missing: the trail was cut back" in result.output
+
+
+def test_anchor_catches_a_rewritten_event(db, runner):
+    record(db, 3)
+    forged = "0" * 64
+
+    result = verify_with(runner, f"2:{forged}")
+
+    assert result.exit_code == 1
+    assert "event 2 differs from the anchor" in result.output
+
+
+@pytest.mark.parametrize("text", ["", "3", "x:abc", "0:" + "a" * 64, "3:" + "g" * 64, "3:abc"])
+def test_verify_refuses_a_malformed_anchor(db, runner, text):
+    result = runner.invoke(args=["audit", "verify", "--anchor", text])
+    assert result.exit_code == 2
+    assert "--anchor" in result.output
+
+
+def test_anchor_of_an_empty_trail_says_so(db, runner):
+    result = runner.invoke(args=["audit", "anchor"])
+    assert result.exit_code == 0
+    assert "empty" in result.output
+
+
+def test_anchor_refuses_a_broken_trail(db, runner):
+    record(db, 3)
+    drop_append_only_triggers(db)
+    sql(db, "UPDATE audit_event SET changes = :c WHERE id = 2", c='{"n":99}')
+
+    result = runner.invoke(args=["audit", "anchor"])
+
+    assert result.exit_code == 1
+    assert "BROKEN at event 2" in result.output

@@ -177,3 +177,50 @@ def verify_chain() -> VerifyResult:
     ):
         return VerifyResult(False, checked, last_id + 1, "events cut off the end of the trail")
     return VerifyResult(True, checked)
+
+
+# --- anchors: the head kept outside the database ------------------------------------------------
+#
+# The head's seal stops anyone without the key from cutting events off the end, but not someone
+# who writes back an older head with its seal (a restored backup, say). An anchor is the head as
+# it was at some moment, "<event id>:<hash>", kept where the database's writers cannot reach (the
+# operations log, a ticket, a printout). A trail that no longer holds that event with that hash
+# was cut back or rewritten since. It names no patient: an id and a keyed hash.
+
+
+@dataclass(frozen=True)
+class Anchor:
+    event_id: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.event_id}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> Anchor:
+        event_id, _, digest = text.strip().partition(":")
+        if not event_id.isdigit() or int(event_id) < 1 or len(digest) != 64:
+            raise ValueError(f"an anchor reads <event id>:<64 hex digits>, not {text!r}")
+        try:
+            bytes.fromhex(digest)
+        except ValueError:
+            raise ValueError(f"an anchor's hash is 64 hex digits, not {digest!r}") from None
+        return cls(int(event_id), digest.lower())
+
+
+def current_anchor() -> Anchor | None:
+    """The head as it stands (None while the trail is empty); verify the chain first."""
+    head = db.session.get(AuditChainHead, HEAD_ID, populate_existing=True)
+    if head is None or head.last_event_id == 0:
+        return None
+    return Anchor(head.last_event_id, head.last_hash)
+
+
+def anchor_problem(anchor: Anchor) -> str | None:
+    """Why the trail does not hold the anchored event as it was, or None when it does."""
+    stored = db.session.scalar(sa.select(AuditEvent.hash).where(AuditEvent.id == anchor.event_id))
+    if stored is None:
+        return f"event {anchor.event_id} of the anchor is missing: the trail was cut back"
+    if not hmac.compare_digest(stored, anchor.hash):
+        return f"event {anchor.event_id} differs from the anchor: the trail was rewritten"
+    return None
