@@ -250,6 +250,18 @@ class Score(ClinicalEntry, db.Model):
     """An outcome score. The total is stored so trends read one column, not every answer."""
 
     __tablename__ = "score"
+    # The risk banner looks for the patient's newest flagged score on every chart and history
+    # view. Flagged scores are few: indexed apart, that read no longer goes through every score.
+    # The predicates are written as each database's SQL for `risk_flag.is_(True)`, so that the
+    # planners match them to the query.
+    __table_args__ = (
+        sa.Index(
+            "ix_score_risk_flagged",
+            "session_id",
+            postgresql_where=sa.text("risk_flag IS true AND voided_at IS NULL"),
+            sqlite_where=sa.text("risk_flag IS 1 AND voided_at IS NULL"),
+        ),
+    )
 
     instrument: Mapped[Instrument] = mapped_column(enum_column(Instrument))
     timing: Mapped[ScoreTiming] = mapped_column(enum_column(ScoreTiming))
