@@ -25,6 +25,22 @@ from clinic.database import utcnow
 from clinic.extensions import db
 
 HEAD_ID = 1
+EVENTS = AuditEvent.__table__
+HEAD = AuditChainHead.__table__
+# Built once: the append runs on every audited request, under the chain's lock.
+LOCK_HEAD = (
+    sa.select(HEAD.c.last_event_id, HEAD.c.last_hash).where(HEAD.c.id == HEAD_ID).with_for_update()
+)
+INSERT_EVENT = EVENTS.insert()
+MOVE_HEAD = (
+    HEAD.update()
+    .where(HEAD.c.id == HEAD_ID)
+    .values(
+        last_event_id=sa.bindparam("new_id"),
+        last_hash=sa.bindparam("new_hash"),
+        seal=sa.bindparam("new_seal"),
+    )
+)
 
 
 def canonical_json(value: Any) -> str:
@@ -66,15 +82,6 @@ def _request_origin() -> str | None:
     return request.remote_addr if has_request_context() else "cli"
 
 
-def _locked_head() -> AuditChainHead:
-    head = db.session.scalar(
-        sa.select(AuditChainHead).where(AuditChainHead.id == HEAD_ID).with_for_update()
-    )
-    if head is None:
-        raise RuntimeError("audit chain head is missing: run the migrations")
-    return head
-
-
 def record_audit_event(
     *,
     actor_id: int | None,
@@ -84,10 +91,13 @@ def record_audit_event(
     patient_id: int | None = None,
     changes: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append an event to the trail inside the current transaction."""
-    head = _locked_head()
+    """Append an event to the trail inside the current transaction; returns what was written.
+
+    The chain's head is locked until the caller's commit, and every audited request of the
+    clinic (each view of a record) queues on it. So the event is prepared before the lock is
+    taken, and the append is three Core statements rather than an ORM flush.
+    """
     event = AuditEvent(
-        id=head.last_event_id + 1,
         occurred_at=utcnow(),
         actor_id=actor_id,
         action=action,
@@ -96,14 +106,23 @@ def record_audit_event(
         patient_id=patient_id,
         changes=canonical_json(dict(changes or {})),
         remote_addr=_request_origin(),
-        prev_hash=head.last_hash,
     )
+    # The session's own connection, so the append is part of the caller's transaction; Core
+    # statements on the tables, so no ORM bookkeeping runs while the chain is locked.
+    connection = db.session.connection()
+    head = connection.execute(LOCK_HEAD).one_or_none()
+    if head is None:
+        raise RuntimeError("audit chain head is missing: run the migrations")
+    event.id = head.last_event_id + 1
+    event.prev_hash = head.last_hash
     event.hash = event_hash(event)
-    head.last_event_id = event.id
-    head.last_hash = event.hash
-    head.seal = head_seal(event.id, event.hash)
-    db.session.add(event)
-    db.session.flush()
+    row = {column.key: getattr(event, column.key) for column in EVENTS.c}
+    connection.execute(INSERT_EVENT, row)
+    connection.execute(
+        MOVE_HEAD,
+        {"new_id": event.id, "new_hash": event.hash, "new_seal": head_seal(event.id, event.hash)},
+    )
+    # Not added to the session: a record of the row written, which nothing changes afterwards.
     return event
 
 
