@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -49,11 +48,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def _load_user(session_token: str) -> Any:
-    from clinic.auth.models import User
+    from clinic.auth.models import USER_BY_SESSION_TOKEN
 
-    return db.session.scalar(
-        sa.select(User).where(User.session_token == session_token, User.active.is_(True))
-    )
+    return db.session.scalar(USER_BY_SESSION_TOKEN, {"session_token": session_token})
 
 
 def register_blueprints(app: Flask) -> None:

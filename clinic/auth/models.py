@@ -81,3 +81,9 @@ class User(db.Model):
 
 # Usernames are unique whatever their case: "JSmith" and "jsmith" are one person.
 sa.Index("uq_user_account_username_lower", sa.func.lower(User.username), unique=True)
+
+# Run on every request (Flask-Login's user loader): built once, not at each request. A
+# deactivated account loads as nobody, so its open sessions end at their next request.
+USER_BY_SESSION_TOKEN = sa.select(User).where(
+    User.session_token == sa.bindparam("session_token"), User.active.is_(True)
+)

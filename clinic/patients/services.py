@@ -322,24 +322,28 @@ def _contains(column: Any, fragment: str, lowered: bool = False) -> sa.ColumnEle
     return text.contains(fragment.lower(), autoescape=True)
 
 
+# Built once: the banner of every chart and history view reads it.
+LATEST_RISK_SCORE = (
+    sa.select(Score)
+    .options(load_only(Score.session_id, Score.occurred_at), lazyload("*"))
+    .join(InfusionSession, Score.session_id == InfusionSession.id)
+    .where(
+        InfusionSession.patient_id == sa.bindparam("patient_id"),
+        Score.risk_flag.is_(True),
+        Score.voided_at.is_(None),
+    )
+    .order_by(Score.occurred_at.desc(), Score.id.desc())
+    .limit(1)
+)
+
+
 def latest_risk_score(patient_id: int) -> Score | None:
     """The newest non-voided score with the PHQ-9 item-9 suicide-risk flag, if any.
 
     Only what the banner shows (when, which session) is loaded: not the answers, nor the
     recorder and voider that Score would otherwise join in.
     """
-    return db.session.scalar(
-        sa.select(Score)
-        .options(load_only(Score.session_id, Score.occurred_at), lazyload("*"))
-        .join(InfusionSession, Score.session_id == InfusionSession.id)
-        .where(
-            InfusionSession.patient_id == patient_id,
-            Score.risk_flag.is_(True),
-            Score.voided_at.is_(None),
-        )
-        .order_by(Score.occurred_at.desc(), Score.id.desc())
-        .limit(1)
-    )
+    return db.session.scalar(LATEST_RISK_SCORE, {"patient_id": patient_id})
 
 
 def age_on(date_of_birth: date, today: date) -> int:

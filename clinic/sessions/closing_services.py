@@ -211,23 +211,26 @@ def record_pain(
 # --- checklist ------------------------------------------------------------------------------
 
 
+# Built once: the chart reads both on every view.
+ACTIVE_CHECKLIST_ITEMS = (
+    sa.select(ChecklistItem)
+    .where(ChecklistItem.active.is_(True))
+    .order_by(ChecklistItem.position, ChecklistItem.id)
+)
+COMPLETIONS_OF_SESSION = (
+    sa.select(ChecklistCompletion)
+    .where(ChecklistCompletion.session_id == sa.bindparam("session_id"))
+    .order_by(ChecklistCompletion.id)
+)
+
+
 def active_checklist_items() -> list[ChecklistItem]:
-    return list(
-        db.session.scalars(
-            sa.select(ChecklistItem)
-            .where(ChecklistItem.active.is_(True))
-            .order_by(ChecklistItem.position, ChecklistItem.id)
-        )
-    )
+    return list(db.session.scalars(ACTIVE_CHECKLIST_ITEMS))
 
 
 def checklist_rows(session_id: int) -> list[ChecklistRow]:
     """Each active item with its current state: the latest completion not voided."""
-    completions = db.session.scalars(
-        sa.select(ChecklistCompletion)
-        .where(ChecklistCompletion.session_id == session_id)
-        .order_by(ChecklistCompletion.id)
-    ).all()
+    completions = db.session.scalars(COMPLETIONS_OF_SESSION, {"session_id": session_id}).all()
     rows = []
     for item in active_checklist_items():
         history = [c for c in completions if c.item_id == item.id]

@@ -98,10 +98,16 @@ def _overrides() -> dict[str, Any]:
     return g.setdefault("closing_overrides", {})
 
 
+# Built once: the chart reads them on every view.
+SCORES_OF_SESSION = (
+    sa.select(Score)
+    .where(Score.session_id == sa.bindparam("session_id"))
+    .order_by(Score.occurred_at, Score.id)
+)
+
+
 def _scores(session_id: int) -> list[ScoreRow]:
-    scores = db.session.scalars(
-        sa.select(Score).where(Score.session_id == session_id).order_by(Score.occurred_at, Score.id)
-    ).unique()
+    scores = db.session.scalars(SCORES_OF_SESSION, {"session_id": session_id}).unique()
     return [
         ScoreRow(s, phq9_band(s.total) if s.instrument == Instrument.PHQ9 else None) for s in scores
     ]

@@ -24,13 +24,17 @@ class SessionNotFoundError(LookupError):
     pass
 
 
+# Built once: every write to a chart starts with it.
+LOCK_SESSION = (
+    sa.select(InfusionSession)
+    .where(InfusionSession.id == sa.bindparam("session_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
 def lock_session(session_id: int) -> InfusionSession:
-    infusion_session = db.session.scalar(
-        sa.select(InfusionSession)
-        .where(InfusionSession.id == session_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    infusion_session = db.session.scalar(LOCK_SESSION, {"session_id": session_id})
     if infusion_session is None:
         raise SessionNotFoundError(session_id)
     return infusion_session

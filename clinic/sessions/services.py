@@ -106,14 +106,16 @@ def _audit_values(details: Any) -> dict[str, Any]:
     return diff({}, {k: v for k, v in asdict(details).items() if v not in (None, "")})
 
 
+# Built once: the chart lists the clinicians on every view.
+ACTIVE_STAFF = (
+    sa.select(User)
+    .where(User.role == sa.bindparam("role"), User.active.is_(True))
+    .order_by(sa.func.lower(User.full_name))
+)
+
+
 def active_staff(role: Role) -> list[User]:
-    return list(
-        db.session.scalars(
-            sa.select(User)
-            .where(User.role == role, User.active.is_(True))
-            .order_by(sa.func.lower(User.full_name))
-        )
-    )
+    return list(db.session.scalars(ACTIVE_STAFF, {"role": role}))
 
 
 def _require_active(user_id: int | None, role: Role, field: str, what: str) -> None:

@@ -66,18 +66,37 @@ def clinical_decimal(value: Decimal | None) -> str:
     return "" if value is None else decimal_text(value)
 
 
+# The statements every chart request runs are built once: building a select with its loader
+# options cost about as much as running it.
+SESSION_WITH_HEADER = (
+    sa.select(InfusionSession)
+    .where(InfusionSession.id == sa.bindparam("session_id"))
+    .options(
+        joinedload(InfusionSession.patient),
+        joinedload(InfusionSession.attending_clinician),
+        joinedload(InfusionSession.nurse),
+        joinedload(InfusionSession.signature),
+    )
+)
+SESSION_STATUS = sa.select(InfusionSession.status).where(
+    InfusionSession.id == sa.bindparam("session_id")
+)
+ADMINISTRATIONS_OF_SESSION = (
+    sa.select(Administration)
+    .where(Administration.session_id == sa.bindparam("session_id"))
+    .options(selectinload(Administration.events), joinedload(Administration.ordering_clinician))
+    .order_by(Administration.started_at, Administration.id)
+)
+MONITORING_OF_SESSION = (
+    sa.select(MonitoringEntry)
+    .where(MonitoringEntry.session_id == sa.bindparam("session_id"))
+    .order_by(MonitoringEntry.occurred_at, MonitoringEntry.id)
+)
+
+
 def get_session_or_404(session_id: int) -> InfusionSession:
     """The one way a view loads a session, with what its header needs."""
-    infusion_session = db.session.scalar(
-        sa.select(InfusionSession)
-        .where(InfusionSession.id == session_id)
-        .options(
-            joinedload(InfusionSession.patient),
-            joinedload(InfusionSession.attending_clinician),
-            joinedload(InfusionSession.nurse),
-            joinedload(InfusionSession.signature),
-        )
-    )
+    infusion_session = db.session.scalar(SESSION_WITH_HEADER, {"session_id": session_id})
     if infusion_session is None:
         abort(404)
     return infusion_session
@@ -89,9 +108,7 @@ def session_status_or_404(session_id: int) -> SessionStatus:
     Only the status is read: the post's service locks and reads the row itself, and the joins of
     get_session_or_404 were a tenth of a monitoring post.
     """
-    status = db.session.scalar(
-        sa.select(InfusionSession.status).where(InfusionSession.id == session_id)
-    )
+    status = db.session.scalar(SESSION_STATUS, {"session_id": session_id})
     if status is None:
         abort(404)
     return status
@@ -183,24 +200,9 @@ def _chart_page(
     for refused in (monitoring_form, administration_form, *(event_forms or {}).values()):
         if refused is not None:
             refused.renew_submission_key()
-    administrations = list(
-        db.session.scalars(
-            sa.select(Administration)
-            .where(Administration.session_id == infusion_session.id)
-            .options(
-                selectinload(Administration.events),
-                joinedload(Administration.ordering_clinician),
-            )
-            .order_by(Administration.started_at, Administration.id)
-        ).unique()
-    )
-    entries = list(
-        db.session.scalars(
-            sa.select(MonitoringEntry)
-            .where(MonitoringEntry.session_id == infusion_session.id)
-            .order_by(MonitoringEntry.occurred_at, MonitoringEntry.id)
-        ).unique()
-    )
+    by_session = {"session_id": infusion_session.id}
+    administrations = list(db.session.scalars(ADMINISTRATIONS_OF_SESSION, by_session).unique())
+    entries = list(db.session.scalars(MONITORING_OF_SESSION, by_session).unique())
     t_zero = first_dosing_time(administrations)
     thresholds = current_app.config["VITALS_FLAGS"]
     rows = [
