@@ -107,8 +107,10 @@ def record_audit_event(
         changes=canonical_json(dict(changes or {})),
         remote_addr=_request_origin(),
     )
-    # The session's own connection, so the append is part of the caller's transaction; Core
-    # statements on the tables, so no ORM bookkeeping runs while the chain is locked.
+    # The caller's pending changes are written first, outside the lock; the append then uses the
+    # session's own connection (the caller's transaction) and Core statements, so no ORM
+    # bookkeeping runs while the chain is locked.
+    db.session.flush()
     connection = db.session.connection()
     head = connection.execute(LOCK_HEAD).one_or_none()
     if head is None:

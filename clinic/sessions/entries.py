@@ -114,6 +114,9 @@ def store_entry(
     db.session.flush()
     entity = entry.__tablename__  # type: ignore[attr-defined]
     entry_id = entry.id  # type: ignore[attr-defined]
+    # Before the audit event, which writes what is pending first: the audit chain stays locked
+    # from its append to the commit, and every audited request of the clinic waits on it.
+    remember_submission(submission_key, actor.id, entity, entry_id)
     record_audit_event(
         actor_id=actor.id,
         action=action,
@@ -122,5 +125,4 @@ def store_entry(
         patient_id=patient_id,
         changes=changes,
     )
-    remember_submission(submission_key, actor.id, entity, entry_id)
     return Saved(entry)
