@@ -92,8 +92,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="seconds per page, not measured")
     parser.add_argument("--concurrency", type=int, default=8, help="wrk connections")
     parser.add_argument("--wrk-threads", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both servers)")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (both servers)")
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
     parser.add_argument("--patients", type=int, default=2_000)
     parser.add_argument("--sessions", type=int, default=20_000)
     parser.add_argument("--heavy-sessions", type=int, default=1_000)
@@ -123,6 +123,17 @@ def ensure_wrk() -> str:
     return found
 
 
+def worker_class(args: argparse.Namespace) -> str:
+    """sync for one thread per worker, as in production; gthread only when threads are asked for.
+
+    A sync worker closes the connection after each answer, so every request goes to a free
+    worker. gthread keeps wrk's connections alive on the worker that accepted them: with one
+    thread each, a worker that happened to take most of the 8 connections served them in turn
+    while the others idled (half the throughput, from one run to the next).
+    """
+    return "sync" if args.threads == 1 else "gthread"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((LOOPBACK, 0))
@@ -140,7 +151,7 @@ def gunicorn(
         "--bind", f"{LOOPBACK}:{port}",
         "--workers", str(args.workers),
         "--threads", str(args.threads),
-        "--worker-class", "gthread",
+        "--worker-class", worker_class(args),
         "--timeout", "120",
         "--log-level", "warning",
         "--error-logfile", str(log),
@@ -591,7 +602,8 @@ def main(argv: list[str] | None = None) -> int:
         from bench.seed import STAFF_PASSWORD
 
         print(
-            f"serving with gunicorn ({args.workers} workers x {args.threads} threads, gthread); "
+            f"serving with gunicorn ({args.workers} workers x {args.threads} threads, "
+            f"{worker_class(args)}); "
             f"wrk: {args.concurrency} connections, {args.warmup} s warm-up + {args.duration} s "
             "per page",
             flush=True,
@@ -612,7 +624,13 @@ def main(argv: list[str] | None = None) -> int:
                 if page.server == "app":
                     # A fresh sign-in per page: the idle limit never ends a long run half-way.
                     browser = Browser(app_url)
-                    browser.sign_in(seeded.nurse_username, STAFF_PASSWORD)
+                    try:
+                        browser.sign_in(seeded.nurse_username, STAFF_PASSWORD)
+                    except urllib.error.HTTPError as error:
+                        raise RuntimeError(
+                            f"signing in before {page.label} got {error.code}; the app's log:\n"
+                            f"{_tail(workdir / 'app.log')}"
+                        ) from error
                     url = app_url
                     if page.post_fields:
                         page.post_fields = post_fields_from_chart(app, browser, page)
