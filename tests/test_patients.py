@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from clinic.auth.models import Role, User
+from clinic.extensions import db as _db
 from clinic.patients import services as patient_services
 from clinic.patients.models import Indication, Patient, Sex
 from clinic.sessions.models import (
@@ -140,6 +141,83 @@ def test_duplicate_mrn_is_refused_next_to_the_field_with_the_input_kept(
     assert "This MRN belongs to another patient" in field_error(html, "mrn")
     assert 'value="Okafor"' in html and 'value="Chidi"' in html and 'value="ab-123"' in html
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Patient)) == 1
+
+
+def patient_count() -> int:
+    return _db.session.scalar(sa.select(sa.func.count()).select_from(Patient))
+
+
+def test_a_double_tap_on_register_lands_on_the_patient_registered_once(client, db, login_as):
+    login_as(Role.NURSE)
+    form = patient_form(submission_key="register-key-1")
+
+    first = client.post("/patients/new", data=form)
+    second = client.post("/patients/new", data=form)
+
+    patient = db.session.scalar(sa.select(Patient))
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"] == f"/patients/{patient.id}"
+    assert patient_count() == 1
+    assert len(audit_actions("patient_registered")) == 1
+
+
+def test_the_second_tap_losing_the_race_on_the_mrn_still_lands_on_the_patient(
+    client, db, login_as, monkeypatch
+):
+    # Two taps in flight at once: the second checks the key before the first has committed,
+    # then loses on the MRN. It is the same registration, not a taken MRN.
+    login_as(Role.NURSE)
+    form = patient_form(submission_key="register-key-2")
+    first = client.post("/patients/new", data=form)
+    original = patient_services.registered_earlier
+    calls: list[int] = []
+
+    def not_yet_committed(actor, key):
+        calls.append(1)
+        return None if len(calls) == 1 else original(actor, key)
+
+    monkeypatch.setattr(patient_services, "registered_earlier", not_yet_committed)
+    second = client.post("/patients/new", data=form)
+
+    assert len(calls) == 2
+    assert second.status_code == 302
+    assert second.headers["Location"] == first.headers["Location"]
+    assert patient_count() == 1
+
+
+def test_a_registration_form_sent_again_with_other_values_is_refused_with_a_new_key(
+    client, db, login_as
+):
+    # The back button brings the used form back; typing another patient into it must not be
+    # taken for a retry of the first (that patient would silently not be registered).
+    login_as(Role.NURSE)
+    client.post("/patients/new", data=patient_form(submission_key="register-key-3"))
+
+    response = client.post(
+        "/patients/new",
+        data=patient_form(submission_key="register-key-3", mrn="MRN-2002", family_name="Okafor"),
+    )
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "already been used" in html
+    assert 'value="Okafor"' in html and 'value="MRN-2002"' in html
+    assert 'value="register-key-3"' not in html  # the next press registers
+    assert patient_count() == 1
+
+
+def test_the_same_key_from_another_person_is_not_taken_for_their_registration(
+    client, db, login_as, make_user
+):
+    login_as(Role.NURSE)
+    client.post("/patients/new", data=patient_form(submission_key="register-key-4"))
+    client.post("/logout")
+    login_as(Role.CLINICIAN)
+
+    response = client.post("/patients/new", data=patient_form(submission_key="register-key-4"))
+
+    assert response.status_code == 422
+    assert patient_count() == 1
 
 
 def test_missing_fields_are_named_next_to_each_field(client, db, login_as):

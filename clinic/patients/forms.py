@@ -21,6 +21,7 @@ from clinic.clinic_time import local_now
 from clinic.form_choices import as_choices
 from clinic.patients.models import Indication, Sex
 from clinic.patients.services import PatientData, date_of_birth_problem
+from clinic.sessions.entry_time import OneTimeKey
 
 # Typed at a shared tablet: the browser must not remember and offer one patient's details to the
 # next user, and names are not spell-checked or auto-capitalised into something else.
@@ -110,6 +111,11 @@ class PatientForm(FlaskForm):
             emergency_contact_name=self.emergency_contact_name.data or "",
             emergency_contact_phone=self.emergency_contact_phone.data or "",
         )
+
+
+class RegistrationForm(OneTimeKey, PatientForm):
+    """A double tap on "Register" lands on the patient registered by the first, not on an
+    "MRN taken" message that would read as a failed registration."""
 
 
 class EditPatientForm(PatientForm):

@@ -24,6 +24,8 @@ from clinic.auth.models import User
 from clinic.clinic_time import format_local, local_now
 from clinic.extensions import db
 from clinic.patients.models import Indication, Patient, Sex
+from clinic.sessions.entries import earlier_entry
+from clinic.sessions.guards import remember_submission
 from clinic.sessions.models import InfusionSession, Score
 
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
@@ -139,13 +141,23 @@ def _flush_unique_mrn(patient: Patient) -> None:
         raise PatientError(MRN_TAKEN, field="mrn") from error
 
 
-def register_patient(actor: User, data: PatientData) -> Patient:
+def registered_earlier(actor: User, submission_key: str | None) -> Patient | None:
+    """The patient an earlier post of this very registration form registered, if any.
+
+    Raises ReusedFormError when the key comes back from someone else or with other values.
+    """
+    earlier = earlier_entry(Patient, submission_key, actor=actor, belongs=lambda patient: True)
+    return earlier.entry if earlier else None
+
+
+def register_patient(actor: User, data: PatientData, submission_key: str | None = None) -> Patient:
     data = data.cleaned()
     _check(data)
     patient = Patient(created_by_id=actor.id)
     _apply(patient, data)
     db.session.add(patient)
     _flush_unique_mrn(patient)
+    remember_submission(submission_key, actor.id, Patient.__tablename__, patient.id)
     record_audit_event(
         actor_id=actor.id,
         action="patient_registered",

@@ -12,8 +12,9 @@ from clinic.clinic_time import local_now
 from clinic.extensions import db
 from clinic.patients import bp, history, trends
 from clinic.patients import services as patient_services
-from clinic.patients.forms import EditPatientForm, PatientForm, SearchForm
+from clinic.patients.forms import EditPatientForm, RegistrationForm, SearchForm
 from clinic.patients.models import Indication, Patient
+from clinic.sessions.entries import ReusedFormError
 from clinic.sessions.models import Route
 
 CLINICAL = (Role.NURSE, Role.CLINICIAN)
@@ -57,19 +58,39 @@ def _search_page(form: SearchForm, query_text: str) -> str:
 @bp.route("/new", methods=["GET", "POST"])
 @roles_required(*CLINICAL)
 def new() -> Response | tuple[str, int] | str:
-    form = PatientForm()
+    form = RegistrationForm()
     if form.validate_on_submit():
+        key = form.submission()
         try:
-            patient = patient_services.register_patient(current_user, form.to_data())
+            patient = patient_services.registered_earlier(
+                current_user, key
+            ) or patient_services.register_patient(current_user, form.to_data(), key)
+        except ReusedFormError as error:
+            db.session.rollback()
+            form.form_errors.append(error.message)
         except patient_services.PatientError as error:
             db.session.rollback()
+            # A double tap's second post can lose the race on the MRN to its first: once that
+            # one is committed, the second is the same registration, not a taken MRN.
+            earlier = _registered_meanwhile(key)
+            if earlier is not None:
+                return redirect(url_for("patients.detail", patient_id=earlier.id))
             getattr(form, error.field or "mrn").errors.append(error.message)
         else:
             db.session.commit()
             flash("Patient registered.", "success")  # no patient data in flash messages
             return redirect(url_for("patients.detail", patient_id=patient.id))
+    if form.is_submitted():
+        form.renew_submission_key()
     page = render_template("patients/new.html", form=form)
     return (page, 422) if form.errors else page
+
+
+def _registered_meanwhile(key: str | None) -> Patient | None:
+    try:
+        return patient_services.registered_earlier(current_user, key)
+    except ReusedFormError:
+        return None
 
 
 @bp.route("/<int:patient_id>")

@@ -72,8 +72,11 @@ class EntryTimeForm(FlaskForm):
         super().__init__(*args, **kwargs)
 
 
-class OneTimeForm(EntryTimeForm):
-    """A create form: its key is new at each render and remembered when the post is stored."""
+class OneTimeKey:
+    """For a create form: a key new at each render, remembered when the post is stored, so a
+    double tap or a retry stores nothing twice (clinic/sessions/entries.py, earlier_entry)."""
+
+    _prefix: str
 
     # autocomplete off: a browser restoring a page must not bring back a key already used.
     submission_key = HiddenField(
@@ -94,6 +97,10 @@ class OneTimeForm(EntryTimeForm):
     def renew_submission_key(self) -> None:
         """A form shown again after a refusal stored nothing: its next post is a new entry."""
         self.submission_key.data = _new_submission_key()
+
+
+class OneTimeForm(OneTimeKey, EntryTimeForm):
+    """A chart's create form: a time that means "now" unless corrected, and a one-time key."""
 
 
 def entered_time(form: EntryTimeForm, field: DateTimeLocalField) -> datetime:
