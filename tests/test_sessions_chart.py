@@ -436,6 +436,35 @@ def test_correcting_the_driver_keeps_the_recorded_discharge_time(
     assert (stored.discharged_at, stored.discharged_with) == (left, "Anna Berg")
 
 
+def test_correcting_the_driver_from_a_browser_running_the_time_script_keeps_the_time(
+    client: FlaskClient, login_as: Callable[..., User], team: dict[str, User]
+) -> None:
+    # The form shows the recorded time with no shown time; a stray "untouched" mark (what the
+    # page's script sets on a field it follows) must not turn it into the time of the correction.
+    nurse = login_as(Role.NURSE)
+    infusion_session = open_session_for(make_patient(), nurse, team["clinician"])
+    left = minute(utcnow()) - timedelta(minutes=20)
+    client.post(
+        f"/sessions/{infusion_session.id}/end",
+        data={"discharged_at": local_text(left), "discharged_with": "Anna", "version": "1"},
+    )
+    page = client.get(f"/sessions/{infusion_session.id}").get_data(as_text=True)
+    action = f'action="/sessions/{infusion_session.id}/end"'
+    end_form = page[page.index(action) : page.index("</form>", page.index(action))]
+    names = ("discharged_at", "time_shown", "version")
+    form = {name: input_value(end_form, name) for name in names}
+    assert form["time_shown"] == ""
+
+    client.post(
+        f"/sessions/{infusion_session.id}/end",
+        data={**form, "time_edited": "false", "discharged_with": "Anna Berg"},
+    )
+
+    _db.session.expire_all()
+    stored = _db.session.get(InfusionSession, infusion_session.id)
+    assert (stored.discharged_at, stored.discharged_with) == (left, "Anna Berg")
+
+
 def test_opening_a_session_with_a_key_used_for_another_patient_is_refused(
     client: FlaskClient, login_as: Callable[..., User], team: dict[str, User]
 ) -> None:

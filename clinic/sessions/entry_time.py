@@ -112,7 +112,9 @@ def entered_time(form: EntryTimeForm, field: DateTimeLocalField) -> datetime:
     # "false": the page's script ran and the person did not touch the field. The script keeps
     # the shown time moving by wall-clock minutes, which is an hour off across a change to or
     # from summer time; the server's clock is not, so the value shown is not used.
-    followed_by_script = form.time_edited.data == "false" and shown is not None
+    # An empty shown time marks a field showing a recorded time (a discharge being corrected),
+    # never "now": what is in the field is kept.
+    followed_by_script = form.time_edited.data == "false" and bool(shown)
     untouched = followed_by_script or (
         shown is not None and form.time_edited.data != "true" and typed == shown
     )

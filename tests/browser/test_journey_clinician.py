@@ -66,6 +66,13 @@ def charted(browser: Any, live_server: Any) -> Iterator[Charted]:
     record_phq9(page, [2, 2, 2, 2, 1, 2, 1, 1, 0], when=_clinic_time(week_ago))
     record_pain(page, "7", timing="Before the session", when=_clinic_time(week_ago))
     record_discharge(page, "Chidi Okonkwo", when=_clinic_time(week_ago + timedelta(hours=2)))
+    # The correction form shows the recorded time: the page's script must leave it alone, or a
+    # corrected driver's name would move the discharge to the time of the correction.
+    discharge = page.get_by_role("region", name="Discharge", exact=True)
+    expect(discharge.locator('input[name="time_edited"]')).to_have_value("")
+    expect(discharge.get_by_label("Discharge time")).to_have_value(
+        _clinic_time(week_ago + timedelta(hours=2))
+    )
 
     page.get_by_role("link", name="← Patient record").click()
     session_id = open_session(page, CLINICIAN, NURSE, check=False)

@@ -18,11 +18,17 @@
   document.querySelectorAll("input[data-default-now]").forEach((input) => {
     const form = input.form;
     const edited = form && form.querySelector('input[name$="time_edited"]');
-    if (!edited) return;
+    const shownField = form && form.querySelector('input[name$="time_shown"]');
+    // No shown time: the field holds a recorded time (a discharge being corrected), not "now";
+    // it must neither move nor be replaced by the time of saving.
+    if (!edited || !shownField || !shownField.value) return;
     const shown = input.value;
-    // "false": this script follows the field, so an untouched time means "now" at save even
-    // when the wall-clock arithmetic below is off (a change to or from summer time).
-    if (edited.value !== "true") edited.value = "false";
+    if (edited.value !== "true") {
+      // A time typed before this script ran (a slow page) or restored by the browser is an
+      // edit. Otherwise "false": this script follows the field, so the untouched time means
+      // "now" at save, even when the wall-clock arithmetic below is off (summer time).
+      edited.value = input.value !== input.defaultValue ? "true" : "false";
+    }
     ["input", "change"].forEach((type) =>
       input.addEventListener(type, () => { edited.value = "true"; })
     );
