@@ -98,7 +98,6 @@ def record_audit_event(
     taken, and the append is three Core statements rather than an ORM flush.
     """
     event = AuditEvent(
-        occurred_at=utcnow(),
         actor_id=actor_id,
         action=action,
         entity=entity,
@@ -115,6 +114,8 @@ def record_audit_event(
     head = connection.execute(LOCK_HEAD).one_or_none()
     if head is None:
         raise RuntimeError("audit chain head is missing: run the migrations")
+    # Stamped under the lock, so that the trail's times rise with its ids.
+    event.occurred_at = utcnow()
     event.id = head.last_event_id + 1
     event.prev_hash = head.last_hash
     event.hash = event_hash(event)

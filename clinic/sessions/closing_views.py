@@ -114,7 +114,7 @@ def _scores(session_id: int) -> list[ScoreRow]:
 
 
 def _addenda(infusion_session: InfusionSession) -> list[Addendum]:
-    if infusion_session.status != SessionStatus.SIGNED:
+    if infusion_session.signature is None:
         return []  # addenda are only ever added to signed sessions (closing.add_addendum)
     return list(
         db.session.scalars(
