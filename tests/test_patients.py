@@ -199,11 +199,33 @@ def test_a_registration_form_sent_again_with_other_values_is_refused_with_a_new_
     )
 
     html = response.get_data(as_text=True)
+    first = db.session.scalar(sa.select(Patient))
     assert response.status_code == 422
-    assert "already been used" in html
+    assert "This form has already registered a patient, so nothing was saved." in html
+    assert f'href="/patients/{first.id}"' in html  # where to correct the first registration
     assert 'value="Okafor"' in html and 'value="MRN-2002"' in html
     assert 'value="register-key-3"' not in html  # the next press registers
     assert patient_count() == 1
+
+
+def test_the_same_key_in_flight_with_other_values_is_refused_not_a_server_error(
+    client, db, login_as, monkeypatch
+):
+    # Both posts checked the key before either was committed; the second, with another MRN,
+    # then meets the first's key in the database.
+    login_as(Role.NURSE)
+    client.post("/patients/new", data=patient_form(submission_key="register-key-5"))
+    monkeypatch.setattr(patient_services, "registered_earlier", lambda actor, key: None)
+
+    response = client.post(
+        "/patients/new",
+        data=patient_form(submission_key="register-key-5", mrn="MRN-3003", family_name="Okafor"),
+    )
+
+    assert response.status_code == 422
+    assert "This form has already registered a patient" in response.get_data(as_text=True)
+    assert patient_count() == 1
+    assert len(audit_actions("patient_registered")) == 1
 
 
 def test_the_same_key_from_another_person_is_not_taken_for_their_registration(

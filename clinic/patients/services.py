@@ -24,9 +24,9 @@ from clinic.auth.models import User
 from clinic.clinic_time import format_local, local_now
 from clinic.extensions import db
 from clinic.patients.models import Indication, Patient, Sex
-from clinic.sessions.entries import earlier_entry
+from clinic.sessions.entries import ReusedFormError, earlier_entry
 from clinic.sessions.guards import remember_submission
-from clinic.sessions.models import InfusionSession, Score
+from clinic.sessions.models import FormSubmission, InfusionSession, Score
 
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 TEXT_FIELDS = (
@@ -150,6 +150,16 @@ def registered_earlier(actor: User, submission_key: str | None) -> Patient | Non
     return earlier.entry if earlier else None
 
 
+def registered_with_key(actor: User, submission_key: str | None) -> Patient | None:
+    """The patient this person registered with this form's key, whatever values it carried."""
+    if not submission_key:
+        return None
+    submission = db.session.get(FormSubmission, str(submission_key))
+    if submission is None or submission.user_id != actor.id or submission.entity != "patient":
+        return None
+    return db.session.get(Patient, submission.entity_id) if submission.entity_id else None
+
+
 def register_patient(actor: User, data: PatientData, submission_key: str | None = None) -> Patient:
     data = data.cleaned()
     _check(data)
@@ -158,6 +168,12 @@ def register_patient(actor: User, data: PatientData, submission_key: str | None 
     db.session.add(patient)
     _flush_unique_mrn(patient)
     remember_submission(submission_key, actor.id, Patient.__tablename__, patient.id)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError as error:
+        # The same key, in flight at the same time with other values, was stored first.
+        raise ReusedFormError from error
     record_audit_event(
         actor_id=actor.id,
         action="patient_registered",

@@ -59,6 +59,7 @@ def _search_page(form: SearchForm, query_text: str) -> str:
 @roles_required(*CLINICAL)
 def new() -> Response | tuple[str, int] | str:
     form = RegistrationForm()
+    registered_already: int | None = None
     if form.validate_on_submit():
         key = form.submission()
         try:
@@ -67,7 +68,13 @@ def new() -> Response | tuple[str, int] | str:
             ) or patient_services.register_patient(current_user, form.to_data(), key)
         except ReusedFormError as error:
             db.session.rollback()
-            form.form_errors.append(error.message)
+            # This page, sent before and changed since: say where the first registration is,
+            # so that the person is corrected there rather than registered twice.
+            registered = patient_services.registered_with_key(current_user, key)
+            if registered is not None:
+                registered_already = registered.id
+            else:
+                form.form_errors.append(error.message)
         except patient_services.PatientError as error:
             db.session.rollback()
             # A double tap's second post can lose the race on the MRN to its first: once that
@@ -82,8 +89,8 @@ def new() -> Response | tuple[str, int] | str:
             return redirect(url_for("patients.detail", patient_id=patient.id))
     if form.is_submitted():
         form.renew_submission_key()
-    page = render_template("patients/new.html", form=form)
-    return (page, 422) if form.errors else page
+    page = render_template("patients/new.html", form=form, registered_already=registered_already)
+    return (page, 422) if form.errors or registered_already else page
 
 
 def _registered_meanwhile(key: str | None) -> Patient | None:
