@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from clinic.clinic_time import from_local
 from clinic.extensions import db
+from clinic.pagination import PageNumbers
 from clinic.patients.models import Indication
 from clinic.sessions.models import (
     Administration,
@@ -256,23 +257,8 @@ class SessionRow:
 
 
 @dataclass(frozen=True)
-class HistoryPage:
-    rows: list[SessionRow]
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
+class HistoryPage(PageNumbers):
+    rows: list[SessionRow] = field(default_factory=list)
 
 
 # The statements of a page's entries are built once: only the page's ids change between
@@ -352,7 +338,7 @@ def load_history_page(
     )
     ids = [s.id for s in sessions]
     if not ids:
-        return HistoryPage([], page, per_page, total or 0)
+        return HistoryPage(page, per_page, total or 0, [])
 
     page_ids = {"page_ids": ids}
     administrations = _by_session(db.session.execute(ADMINISTRATIONS, page_ids))
@@ -374,7 +360,7 @@ def load_history_page(
         )
         for s in sessions
     ]
-    return HistoryPage(rows, page, per_page, total or 0)
+    return HistoryPage(page, per_page, total or 0, rows)
 
 
 def _by_session(result: Iterable[Any]) -> dict[int, list[Any]]:

@@ -9,7 +9,7 @@ locked inside the write transaction. SQLAlchemy's version_id_col guards the UPDA
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from clinic.audit.services import diff, record_audit_event
 from clinic.auth.models import User
 from clinic.clinic_time import format_local, local_now
 from clinic.extensions import db
+from clinic.pagination import PageNumbers
 from clinic.patients.models import Indication, Patient, Sex
 from clinic.sessions.entries import ReusedFormError, earlier_entry
 from clinic.sessions.guards import remember_submission
@@ -295,33 +296,10 @@ def search_statement(text: str) -> sa.Select[tuple[Patient]]:
 
 
 @dataclass(frozen=True)
-class SearchPage:
+class SearchPage(PageNumbers):
     """One page of the patient list, with what the template's pagination needs."""
 
-    items: list[Patient]
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int | None:
-        return self.page - 1 if self.has_prev else None
-
-    @property
-    def next_num(self) -> int | None:
-        return self.page + 1 if self.has_next else None
+    items: list[Patient] = field(default_factory=list)
 
 
 def search_page(text: str, page: int, per_page: int) -> SearchPage:
@@ -341,7 +319,7 @@ def search_page(text: str, page: int, per_page: int) -> SearchPage:
         total = db.session.scalar(
             sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
         )
-    return SearchPage(items, page, per_page, total or 0)
+    return SearchPage(page, per_page, total or 0, items)
 
 
 def _contains(column: Any, fragment: str, lowered: bool = False) -> sa.ColumnElement[bool]:
