@@ -9,7 +9,6 @@ from __future__ import annotations
 from flask import Response
 from flask_login import current_user
 
-from clinic.audit.services import record_audit_event
 from clinic.auth.access import roles_required
 from clinic.auth.models import Role
 from clinic.extensions import db
@@ -17,6 +16,7 @@ from clinic.patients import bp
 from clinic.patients.csv_export import sessions_csv
 from clinic.patients.fhir import build_bundle, dumps, load_patient_record
 from clinic.patients.models import Patient
+from clinic.patients.services import record_patient_viewed
 
 
 def _attachment(body: str | bytes, content_type: str, filename: str) -> Response:
@@ -25,22 +25,12 @@ def _attachment(body: str | bytes, content_type: str, filename: str) -> Response
     return response
 
 
-def _audit_export(patient: Patient, action: str) -> None:
-    record_audit_event(
-        actor_id=current_user.id,
-        action=action,
-        entity="patient",
-        entity_id=patient.id,
-        patient_id=patient.id,
-    )
-
-
 @bp.route("/<int:patient_id>/export.json")
 @roles_required(Role.CLINICIAN)
 def export_fhir(patient_id: int) -> Response:
     patient = db.get_or_404(Patient, patient_id)
     body = dumps(build_bundle(load_patient_record(patient)))
-    _audit_export(patient, "patient_exported_fhir")
+    record_patient_viewed(current_user, patient, "patient_exported_fhir")
     db.session.commit()
     return _attachment(
         body, "application/fhir+json; charset=utf-8", f"patient-{patient.id}.fhir.json"
@@ -52,6 +42,6 @@ def export_fhir(patient_id: int) -> Response:
 def export_csv(patient_id: int) -> Response:
     patient = db.get_or_404(Patient, patient_id)
     body = sessions_csv(load_patient_record(patient))
-    _audit_export(patient, "patient_exported_csv")
+    record_patient_viewed(current_user, patient, "patient_exported_csv")
     db.session.commit()
     return _attachment(body, "text/csv; charset=utf-8", f"patient-{patient.id}-sessions.csv")

@@ -26,8 +26,8 @@ from clinic.extensions import db
 from clinic.pagination import PageNumbers
 from clinic.patients.models import Indication, Patient, Sex
 from clinic.sessions.entries import ReusedFormError, earlier_entry
-from clinic.sessions.guards import remember_submission
-from clinic.sessions.models import FormSubmission, InfusionSession, Score
+from clinic.sessions.guards import earlier_submission, remember_submission
+from clinic.sessions.models import InfusionSession, Score
 
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 TEXT_FIELDS = (
@@ -153,9 +153,7 @@ def registered_earlier(actor: User, submission_key: str | None) -> Patient | Non
 
 def registered_with_key(actor: User, submission_key: str | None) -> Patient | None:
     """The patient this person registered with this form's key, whatever values it carried."""
-    if not submission_key:
-        return None
-    submission = db.session.get(FormSubmission, str(submission_key))
+    submission = earlier_submission(submission_key)
     if submission is None or submission.user_id != actor.id or submission.entity != "patient":
         return None
     return db.session.get(Patient, submission.entity_id) if submission.entity_id else None
@@ -170,8 +168,7 @@ def register_patient(actor: User, data: PatientData, submission_key: str | None 
     _flush_unique_mrn(patient)
     remember_submission(submission_key, actor.id, Patient.__tablename__, patient.id)
     try:
-        with db.session.begin_nested():
-            db.session.flush()
+        db.session.flush()  # the caller rolls back on ReusedFormError
     except IntegrityError as error:
         # The same key, in flight at the same time with other values, was stored first.
         raise ReusedFormError from error
@@ -227,11 +224,12 @@ def update_patient(actor: User, patient: Patient, data: PatientData, expected_ve
     return True
 
 
-def record_patient_viewed(actor: User, patient: Patient) -> None:
-    """DESIGN.md invariant 6: every view of a patient's record is audited (ids only)."""
+def record_patient_viewed(actor: User, patient: Patient, action: str = "patient_viewed") -> None:
+    """DESIGN.md invariant 6: every view of a patient's record, exports included, is audited
+    (ids only)."""
     record_audit_event(
         actor_id=actor.id,
-        action="patient_viewed",
+        action=action,
         entity="patient",
         entity_id=patient.id,
         patient_id=patient.id,
