@@ -25,8 +25,10 @@ run: install
 # The unit suite, then the browser journeys (skipped with a reason where Chromium is missing).
 test: test-unit test-browser
 
+# Parallel on every core (pytest-xdist): each worker migrates its own database.
+XDIST ?= -n auto
 test-unit: install
-	$(BIN)/pytest -q --ignore=tests/browser $(PYTEST_ARGS)
+	$(BIN)/pytest -q --ignore=tests/browser $(XDIST) $(PYTEST_ARGS)
 
 test-browser: install
 	$(BIN)/pytest -q tests/browser $(PYTEST_ARGS)

@@ -14,6 +14,7 @@ from clinic.auth.models import User
 from clinic.auth.passwords import hash_password, password_problems, verify_password
 from clinic.database import utcnow
 from clinic.extensions import db
+from clinic.field_errors import FieldError
 
 
 class LoginOutcome(enum.StrEnum):
@@ -109,11 +110,9 @@ def logout(user: User) -> None:
     record_audit_event(actor_id=user.id, action="logout", entity="user", entity_id=user.id)
 
 
-class PasswordChangeError(ValueError):
+class PasswordChangeError(FieldError):
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+        super().__init__(message, field)
 
 
 def change_password(user: User, current_password: str, new_password: str) -> None:

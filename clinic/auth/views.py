@@ -9,6 +9,7 @@ from clinic.auth.forms import ChangePasswordForm, LoginForm, LogoutForm
 from clinic.auth.models import Role
 from clinic.auth.session_guard import start_session_clock
 from clinic.extensions import db, limiter
+from clinic.field_errors import show_on_form
 
 ALL_ROLES = tuple(Role)
 LOGIN_REFUSED = (
@@ -67,7 +68,7 @@ def change_password() -> Response | str:
                 user, form.current_password.data or "", form.new_password.data or ""
             )
         except auth_services.PasswordChangeError as error:
-            getattr(form, error.field).errors.append(error.message)
+            show_on_form(form, error)
             if error.field == "current_password":
                 db.session.rollback()
                 auth_services.record_failed_reauthentication(user, "password change")

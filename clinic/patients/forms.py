@@ -21,7 +21,7 @@ from clinic.clinic_time import local_now
 from clinic.form_choices import as_choices
 from clinic.patients.models import Indication, Sex
 from clinic.patients.services import PatientData, date_of_birth_problem
-from clinic.sessions.entry_time import OneTimeKey
+from clinic.submissions import OneTimeKey
 
 # Typed at a shared tablet: the browser must not remember and offer one patient's details to the
 # next user, and names are not spell-checked or auto-capitalised into something else.

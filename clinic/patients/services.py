@@ -23,11 +23,16 @@ from clinic.audit.services import diff, record_audit_event
 from clinic.auth.models import User
 from clinic.clinic_time import format_local, local_now
 from clinic.extensions import db
+from clinic.field_errors import FieldError
 from clinic.pagination import PageNumbers
 from clinic.patients.models import Indication, Patient, Sex
-from clinic.sessions.entries import ReusedFormError, earlier_entry
-from clinic.sessions.guards import earlier_submission, remember_submission
 from clinic.sessions.models import InfusionSession, Score
+from clinic.submissions import (
+    ReusedFormError,
+    earlier_entry,
+    earlier_submission,
+    remember_submission,
+)
 
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 TEXT_FIELDS = (
@@ -40,13 +45,8 @@ TEXT_FIELDS = (
 )
 
 
-class PatientError(ValueError):
-    """A change refused for a reason the user can fix; `field` names the form field at fault."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class PatientError(FieldError):
+    """A change to the registry refused for a reason the user can fix."""
 
 
 class StalePatientError(PatientError):

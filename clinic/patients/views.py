@@ -10,12 +10,13 @@ from clinic.auth.access import roles_required
 from clinic.auth.models import Role
 from clinic.clinic_time import local_now
 from clinic.extensions import db
+from clinic.field_errors import show_on_form
 from clinic.patients import bp, history, trends
 from clinic.patients import services as patient_services
 from clinic.patients.forms import EditPatientForm, RegistrationForm, SearchForm
 from clinic.patients.models import Indication, Patient
-from clinic.sessions.entries import ReusedFormError
 from clinic.sessions.models import Route
+from clinic.submissions import ReusedFormError
 
 CLINICAL = (Role.NURSE, Role.CLINICIAN)
 DEFAULT_PAGE_SIZE = 25
@@ -74,7 +75,7 @@ def new() -> Response | tuple[str, int] | str:
             if registered is not None:
                 registered_already = registered.id
             else:
-                form.form_errors.append(error.message)
+                show_on_form(form, error)
         except patient_services.PatientError as error:
             db.session.rollback()
             # A double tap's second post can lose the race on the MRN to its first: once that
@@ -82,7 +83,7 @@ def new() -> Response | tuple[str, int] | str:
             earlier = _registered_meanwhile(key)
             if earlier is not None:
                 return redirect(url_for("patients.detail", patient_id=earlier.id))
-            getattr(form, error.field or "mrn").errors.append(error.message)
+            show_on_form(form, error, "mrn")
         else:
             db.session.commit()
             flash("Patient registered.", "success")  # no patient data in flash messages
@@ -178,7 +179,7 @@ def edit(patient_id: int) -> Response | tuple[str, int] | str:
         return _render_stale(patient_id, form)
     except patient_services.PatientError as error:
         db.session.rollback()
-        getattr(form, error.field or "mrn").errors.append(error.message)
+        show_on_form(form, error, "mrn")
         return _edit_page_again(patient, form)
     db.session.commit()
     flash("Patient details saved." if changed else "No changes to save.", "success")

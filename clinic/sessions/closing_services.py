@@ -25,7 +25,7 @@ from clinic.auth.services import record_failed_reauthentication
 from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.sessions.digest import content_digest
-from clinic.sessions.entries import ChartError, Saved, begin_entry, earlier_entry, store_entry
+from clinic.sessions.entries import ChartError, begin_entry, store_entry
 from clinic.sessions.guards import lock_session, lock_session_for_change
 from clinic.sessions.models import (
     Addendum,
@@ -42,6 +42,7 @@ from clinic.sessions.models import (
     Signature,
 )
 from clinic.sessions.scoring import check_pain_score, phq9_band, phq9_risk_flag, phq9_total
+from clinic.submissions import Saved, earlier_entry
 
 SIGNATURE_MEANING = "Reviewed and signed"
 

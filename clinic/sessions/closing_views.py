@@ -29,6 +29,7 @@ from clinic.clinic_time import format_local
 from clinic.clinical_numbers import decimal_text
 from clinic.database import utcnow
 from clinic.extensions import db
+from clinic.field_errors import FieldError, show_on_form
 from clinic.sessions import bp
 from clinic.sessions import closing_services as closing
 from clinic.sessions.closing_forms import (
@@ -252,12 +253,8 @@ def _write(
     except (closing.VoidNotAllowedError, PermissionError):
         db.session.rollback()
         abort(403)
-    except closing.ChartError as error:
-        target = getattr(form, error.field or "", None)
-        if target is not None and hasattr(target, "errors"):
-            target.errors.append(error.message)
-        else:
-            form.form_errors.append(error.message)
+    except FieldError as error:
+        show_on_form(form, error)
         db.session.rollback()
         return show_again()
     db.session.commit()
@@ -494,7 +491,7 @@ def sign(session_id: int) -> Response | tuple[str, int]:
         # The failed attempt is kept, like a failed login, even though nothing else is.
         closing.record_failed_signature(current_user, session_id, patient_id)
         db.session.commit()
-        form.password.errors.append(error.message)
+        show_on_form(form, error)
         return _rerender(session_id, sign_form=form)
     except closing.SignOffRefusedError as error:
         return _rerender(session_id, sign_form=form, sign_problems=error.missing)

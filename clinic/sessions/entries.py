@@ -1,84 +1,28 @@
 """Storing a new entry in a session's record: the steps every create shares.
 
 A create is: lock the session (guards.lock_session_for_change), look for the form's one-time key
-(`earlier_entry`: a double tap or a retry finds the first post's entry and stores nothing), check
-the rules, then `store_entry`: add, audit in the same transaction, remember the key.
+(clinic.submissions.earlier_entry: a double tap or a retry finds the first post's entry and stores
+nothing), check the rules, then `store_entry`: add, audit in the same transaction, remember the key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from clinic.audit.services import record_audit_event
 from clinic.auth.models import User
 from clinic.extensions import db
-from clinic.sessions.guards import (
-    earlier_submission,
-    lock_session_for_change,
-    remember_submission,
-)
+from clinic.field_errors import FieldError
+from clinic.sessions.guards import lock_session_for_change
 from clinic.sessions.models import InfusionSession
+from clinic.submissions import Saved, earlier_entry, remember_submission
 
 T = TypeVar("T")
 
 
-class ChartError(ValueError):
+class ChartError(FieldError):
     """A write the record cannot take, with a message for the user (and the field, if any)."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-@dataclass(frozen=True)
-class Saved(Generic[T]):
-    """What a create stored, or found stored by an earlier post of the same form."""
-
-    entry: T
-    created: bool = True
-
-
-class ReusedFormError(ChartError):
-    """A form's one-time key came back from another form, session, patient or person."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "This form had already been used for another entry, so nothing was saved. "
-            "Check the values and press save again."
-        )
-
-
-def earlier_entry(
-    model: type[T],
-    submission_key: str | None,
-    *,
-    actor: User,
-    belongs: Callable[[T], bool],
-) -> Saved[T] | None:
-    """The entry an earlier post of this very form stored, if the key was used already.
-
-    Only the same person posting the same form for the same record is a retry: a key that comes
-    back anywhere else (a restored page, a copied form) is refused, never taken as a duplicate,
-    or the new entry would silently be lost or land on another patient.
-    """
-    earlier = earlier_submission(submission_key)
-    if earlier is None:
-        return None
-    entry = (
-        db.session.get(model, earlier.entity_id)
-        if earlier.entity == model.__tablename__ and earlier.entity_id is not None  # type: ignore[attr-defined]
-        else None
-    )
-    fingerprint = getattr(submission_key, "fingerprint", None)
-    other_values = None not in (fingerprint, earlier.payload_hash) and (
-        fingerprint != earlier.payload_hash
-    )
-    if entry is None or earlier.user_id != actor.id or not belongs(entry) or other_values:
-        raise ReusedFormError
-    return Saved(entry, created=False)
 
 
 def begin_entry(

@@ -9,9 +9,6 @@ saved. Without JavaScript, a value equal to the one shown counts as untouched.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +18,7 @@ from wtforms.validators import InputRequired, Length, ValidationError
 
 from clinic.clinic_time import from_local, local_now
 from clinic.database import utcnow
-from clinic.sessions.guards import SubmissionKey
+from clinic.submissions import OneTimeKey
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 # A tablet clock a few minutes fast is not an error; an entry an hour ahead is.
@@ -34,10 +31,6 @@ def _local_now_minute() -> datetime:
 
 def _shown_now() -> str:
     return _local_now_minute().strftime(DATETIME_FORMAT)
-
-
-def _new_submission_key() -> str:
-    return secrets.token_urlsafe(24)
 
 
 def not_in_future(form: Any, field: Field) -> None:
@@ -70,33 +63,6 @@ class EntryTimeForm(FlaskForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("prefix", self.default_prefix)
         super().__init__(*args, **kwargs)
-
-
-class OneTimeKey:
-    """For a create form: a key new at each render, remembered when the post is stored, so a
-    double tap or a retry stores nothing twice (clinic/sessions/entries.py, earlier_entry)."""
-
-    _prefix: str
-
-    # autocomplete off: a browser restoring a page must not bring back a key already used.
-    submission_key = HiddenField(
-        default=_new_submission_key,
-        validators=[Length(max=64)],
-        render_kw={"autocomplete": "off"},
-    )
-
-    def submission(self) -> SubmissionKey | None:
-        """The posted key with a fingerprint of the posted values (a double tap repeats both)."""
-        ignored = {self.submission_key.name, "csrf_token", f"{self._prefix}csrf_token"}
-        posted = sorted(
-            (field.name, list(field.raw_data or [])) for field in self if field.name not in ignored
-        )
-        fingerprint = hashlib.sha256(json.dumps(posted).encode()).hexdigest()
-        return SubmissionKey.of(self.submission_key.data, fingerprint)
-
-    def renew_submission_key(self) -> None:
-        """A form shown again after a refusal stored nothing: its next post is a new entry."""
-        self.submission_key.data = _new_submission_key()
 
 
 class OneTimeForm(OneTimeKey, EntryTimeForm):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from clinic.extensions import db
-from clinic.sessions.models import FormSubmission, InfusionSession, SessionStatus
+from clinic.sessions.models import InfusionSession, SessionStatus
 
 
 class SessionLockedError(Exception):
@@ -46,42 +46,3 @@ def lock_session_for_change(session_id: int) -> InfusionSession:
     if infusion_session.status == SessionStatus.SIGNED:
         raise SessionLockedError
     return infusion_session
-
-
-def earlier_submission(key: str | None) -> FormSubmission | None:
-    """The submission that already used this form's one-time key, if any.
-
-    Call after `lock_session_for_change`: a concurrent duplicate then waits on the session lock
-    and finds the first post's key here instead of racing it.
-    """
-    return db.session.get(FormSubmission, key) if key else None
-
-
-class SubmissionKey(str):
-    """A form's one-time key, carrying the fingerprint of the values posted with it.
-
-    A plain string (a script, a test) is a key without a fingerprint: only its owner is checked.
-    """
-
-    fingerprint: str | None = None
-
-    @classmethod
-    def of(cls, key: str | None, fingerprint: str) -> SubmissionKey | None:
-        if not key:
-            return None
-        submission = cls(key)
-        submission.fingerprint = fingerprint
-        return submission
-
-
-def remember_submission(key: str | None, user_id: int, entity: str, entity_id: int) -> None:
-    if key:
-        db.session.add(
-            FormSubmission(
-                key=str(key),
-                user_id=user_id,
-                entity=entity,
-                entity_id=entity_id,
-                payload_hash=getattr(key, "fingerprint", None),
-            )
-        )

@@ -324,17 +324,3 @@ class Addendum(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     author: Mapped[User] = relationship(lazy="joined")
-
-
-class FormSubmission(db.Model):
-    """One row per accepted form post: a double tap or a retry finds its key and adds nothing."""
-
-    __tablename__ = "form_submission"
-
-    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
-    entity: Mapped[str] = mapped_column(sa.String(40))
-    entity_id: Mapped[int | None]
-    # SHA-256 of what was posted: the same key coming back with other values is not a retry.
-    payload_hash: Mapped[str | None] = mapped_column(sa.String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

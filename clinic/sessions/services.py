@@ -22,7 +22,7 @@ from clinic.auth.models import Role, User
 from clinic.clinic_time import format_local
 from clinic.extensions import db
 from clinic.patients.models import Indication, Patient
-from clinic.sessions.entries import ChartError, Saved, begin_entry, earlier_entry, store_entry
+from clinic.sessions.entries import ChartError, begin_entry, store_entry
 from clinic.sessions.guards import lock_session_for_change
 from clinic.sessions.models import (
     Administration,
@@ -37,6 +37,7 @@ from clinic.sessions.models import (
     Route,
 )
 from clinic.sessions.vitals import PLAUSIBLE, implausibility
+from clinic.submissions import Saved, earlier_entry
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from clinic.clinic_time import from_local, to_local
 from clinic.clinical_numbers import decimal_text
 from clinic.database import utcnow
 from clinic.extensions import db
+from clinic.field_errors import FieldError, show_on_form
 from clinic.form_choices import as_choices
 from clinic.patients.models import Indication, Patient
 from clinic.patients.services import record_patient_viewed
@@ -156,9 +157,9 @@ def new() -> Response | str | tuple[str, int]:
             saved = chart_services.open_session(
                 current_user, patient.id, details, form.submission()
             )
-        except chart_services.ChartError as error:
+        except FieldError as error:
             db.session.rollback()
-            getattr(form, error.field or "route").errors.append(error.message)
+            show_on_form(form, error, "route")
         else:
             db.session.commit()
             if saved.created:
@@ -376,8 +377,8 @@ def add_administration(session_id: int) -> Response | tuple[Any, int]:
         )
     except SessionLockedError as error:
         return _refused(session_id, error.message)
-    except chart_services.ChartError as error:
-        getattr(form, error.field or "drug").errors.append(error.message)
+    except FieldError as error:
+        show_on_form(form, error, "drug")
         return _rerender(session_id, administration_form=form, focus="administrations")
     db.session.commit()
     if saved.created:
@@ -408,7 +409,7 @@ def add_infusion_event(session_id: int, administration_id: int) -> Response | tu
         )
     except SessionLockedError as error:
         return _refused(session_id, error.message)
-    except chart_services.ChartError as error:
+    except FieldError as error:
         return _refused(session_id, error.message)
     db.session.commit()
     if saved.created:
@@ -450,9 +451,8 @@ def add_monitoring(session_id: int) -> Response | tuple[Any, int]:
         chart_services.record_monitoring(current_user, session_id, details, form.submission())
     except SessionLockedError as error:
         return _refused(session_id, error.message)
-    except chart_services.ChartError as error:
-        field = getattr(form, error.field, None) if error.field else None
-        (field.errors if field is not None else form.form_errors).append(error.message)
+    except FieldError as error:
+        show_on_form(form, error)
         return _rerender(session_id, monitoring_form=form, focus="monitoring")
     db.session.commit()
     # Straight back to an empty form with the cursor in its first field: the next set of vitals.
@@ -484,12 +484,12 @@ def end(session_id: int) -> Response | tuple[Any, int]:
         return _refused(session_id, error.message)
     except chart_services.StaleSessionError as error:
         db.session.rollback()
-        form.form_errors.append(error.message)
+        show_on_form(form, error)
         # Saving again, having seen the record as it now is, is a deliberate correction.
         form.version.data = str(get_session_or_404(session_id).version)
         return _rerender(session_id, end_form=form, focus="ending")
-    except chart_services.ChartError as error:
-        getattr(form, error.field or "discharged_with").errors.append(error.message)
+    except FieldError as error:
+        show_on_form(form, error, "discharged_with")
         return _rerender(session_id, end_form=form, focus="ending")
     db.session.commit()
     flash("Discharge recorded.", "success")

@@ -17,13 +17,11 @@ from clinic.auth.models import Role, User
 from clinic.auth.passwords import hash_password, password_problems
 from clinic.auth.services import find_user_by_username
 from clinic.extensions import db
+from clinic.field_errors import FieldError
 
 
-class StaffError(ValueError):
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class StaffError(FieldError):
+    """An account change refused, with the field at fault."""
 
 
 @dataclass(frozen=True)

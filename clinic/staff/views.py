@@ -6,6 +6,7 @@ from werkzeug.wrappers import Response
 from clinic.auth.access import roles_required
 from clinic.auth.models import Role, User
 from clinic.extensions import db
+from clinic.field_errors import show_on_form
 from clinic.staff import bp
 from clinic.staff import services as staff_services
 from clinic.staff.forms import ActivationForm, NewStaffForm, ResetPasswordForm, StaffDetailsForm
@@ -38,7 +39,7 @@ def new() -> Response | tuple[str, int] | str:
                 current_user, form.username.data or "", _details(form), form.password.data or ""
             )
         except staff_services.StaffError as error:
-            getattr(form, error.field or "username").errors.append(error.message)
+            show_on_form(form, error, "username")
         else:
             db.session.commit()
             flash(f"Account {user.username} created.", "success")
@@ -56,7 +57,7 @@ def detail(user_id: int) -> Response | str:
         try:
             staff_services.update_user(current_user, user, _details(form))
         except staff_services.StaffError as error:
-            getattr(form, error.field or "full_name").errors.append(error.message)
+            show_on_form(form, error, "full_name")
             db.session.rollback()
         else:
             db.session.commit()
@@ -74,7 +75,7 @@ def reset_password(user_id: int) -> Response | str:
         try:
             staff_services.reset_password(current_user, user, form.password.data or "")
         except staff_services.StaffError as error:
-            form.password.errors.append(error.message)
+            show_on_form(form, error, "password")
         else:
             db.session.commit()
             flash(f"Password of {user.username} reset; they must change it at sign-in.", "success")
