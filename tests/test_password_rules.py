@@ -122,8 +122,13 @@ def test_the_comment_lines_of_the_common_list_are_not_entries():
 def test_a_password_containing_the_username_is_refused_whatever_its_case():
     assert password_problems("my-Marguerite-2024", "marguerite") == [HAS_USERNAME]
     assert password_problems("my-marguerite-2024", "MARGUERITE") == [HAS_USERNAME]
-    assert password_problems("my-marguerite-2024", "") == []
     assert password_problems("my-marguerite-2024", "jeanne") == []
+
+
+def test_without_a_username_no_part_of_the_password_counts_as_one():
+    for candidate in ("my-marguerite-2024", "xxxx-marks-the-spot", "null-and-void-none"):
+        assert password_problems(candidate) == []
+        assert password_problems(candidate, "") == []
 
 
 def test_a_short_common_password_gets_both_reasons():
