@@ -65,3 +65,13 @@ bench: install
 		--warmup $(BENCH_WARMUP) --concurrency $(BENCH_CONCURRENCY) \
 		--workers $(BENCH_WORKERS) --threads $(BENCH_THREADS) \
 		--patients $(BENCH_PATIENTS) --sessions $(BENCH_SESSIONS) $(BENCH_ARGS)
+
+# Mutation testing of the invariant modules (README, "Mutation testing"): mutmut 3 on each
+# module's functions, then its module-level constants by hand, one module at a time against its
+# own tests; prints each module's score. Minutes per module: not part of CI. For example
+#   make mutation MUTATION_ARGS="passwords guards --jobs 1"
+MUTATION_ARGS ?=
+
+.PHONY: mutation
+mutation: install
+	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
