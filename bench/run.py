@@ -222,8 +222,8 @@ def prepare_database(args: argparse.Namespace) -> tuple[Any, dict[str, Any], Any
 
 
 def monitoring_field_names(app: Any) -> list[str]:
-    """The monitoring form's field names, from clinic/sessions/forms.py itself."""
-    from clinic.sessions.forms import MonitoringForm
+    """The monitoring form's field names, from clinic/sessions/forms/monitoring.py itself."""
+    from clinic.sessions.forms.monitoring import MonitoringForm
 
     with app.test_request_context():
         return [form_field.name for form_field in MonitoringForm(formdata=None)]

@@ -54,15 +54,16 @@ def _load_user(session_token: str) -> Any:
 
 
 def register_blueprints(app: Flask) -> None:
-    from clinic import auth, main, patients, sessions, staff
+    from clinic import auth, main, patients, staff
     from clinic.audit import views as audit_views
+    from clinic.sessions.views import bp as sessions_blueprint
 
     for blueprint in (
         auth.blueprint(),
         main.blueprint(),
         staff.blueprint(),
         patients.blueprint(),
-        sessions.blueprint(),
+        sessions_blueprint,
         audit_views.bp,
     ):
         app.register_blueprint(blueprint)

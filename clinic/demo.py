@@ -23,7 +23,6 @@ from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.patients.models import Indication, Patient, Sex
 from clinic.patients.services import PatientData, register_patient
-from clinic.sessions import closing_services, services
 from clinic.sessions.models import (
     Dissociation,
     InfusionSession,
@@ -33,6 +32,12 @@ from clinic.sessions.models import (
     Route,
     ScoreTiming,
 )
+from clinic.sessions.services.administrations import AdministrationDetails, record_administration
+from clinic.sessions.services.discharge import active_checklist_items, end_session, record_checklist
+from clinic.sessions.services.monitoring import MonitoringDetails, record_monitoring
+from clinic.sessions.services.opening import SessionDetails, open_session
+from clinic.sessions.services.scores import record_pain, record_phq9
+from clinic.sessions.services.signoff import sign_session
 from clinic.staff.services import StaffDetails, StaffError, create_user
 
 DEMO_MRN = "DEMO-0001"
@@ -102,10 +107,10 @@ def _chart_session(
     sign: bool,
 ) -> None:
     route = rng.choices([Route.IV, Route.IM, Route.INTRANASAL], weights=[8, 1, 1])[0]
-    session_id = services.open_session(
+    session_id = open_session(
         nurse,
         patient.id,
-        services.SessionDetails(
+        SessionDetails(
             indication=rng.choice([Indication.DEPRESSION, Indication.BOTH]),
             route=route,
             attending_clinician_id=clinician.id,
@@ -126,10 +131,10 @@ def _chart_session(
         administrations = [(Method.SPRAY, Decimal("28"), "mg", None)] * 2
     for offset, (method, dose, unit, minutes) in enumerate(administrations):
         start = dosing + timedelta(minutes=5 * offset)
-        services.record_administration(
+        record_administration(
             clinician,
             session_id,
-            services.AdministrationDetails(
+            AdministrationDetails(
                 drug="Esketamine" if route == Route.INTRANASAL else "Ketamine hydrochloride",
                 route=route,
                 method=method,
@@ -149,10 +154,10 @@ def _chart_session(
     rough = rng.random() < 0.15  # now and then a harder session, to show the adverse columns
     for phase, minutes in ((Phase.BASELINE, 0), (Phase.DURING, 30), (Phase.RECOVERY, 60)):
         peak = phase == Phase.DURING
-        services.record_monitoring(
+        record_monitoring(
             nurse,
             session_id,
-            services.MonitoringDetails(
+            MonitoringDetails(
                 phase=phase,
                 occurred_at=started_at + timedelta(minutes=minutes + 5),
                 systolic_bp=rng.randint(150, 172) if peak and rough else rng.randint(112, 138),
@@ -172,14 +177,14 @@ def _chart_session(
     after = max(0, before - rng.randint(3, 8))
     scored_at = started_at + timedelta(minutes=2)
     item9 = 1 if progress < 0.2 and rng.random() < 0.5 else 0
-    closing_services.record_phq9(
+    record_phq9(
         nurse,
         session_id,
         timing=ScoreTiming.BEFORE,
         occurred_at=scored_at,
         answers=phq9_answers(before, item9),
     )
-    closing_services.record_phq9(
+    record_phq9(
         nurse,
         session_id,
         timing=ScoreTiming.AFTER,
@@ -189,22 +194,22 @@ def _chart_session(
     pain = max(1, min(10, round(7 - 3 * progress + rng.randint(-1, 1))))
     pains = ((ScoreTiming.BEFORE, pain, 0), (ScoreTiming.AFTER, pain - 1, 80))
     for timing, value, minutes in pains:
-        closing_services.record_pain(
+        record_pain(
             nurse,
             session_id,
             timing=timing,
             occurred_at=scored_at + timedelta(minutes=minutes),
             score=max(0, value),
         )
-    for item in closing_services.active_checklist_items():
-        closing_services.record_checklist(
+    for item in active_checklist_items():
+        record_checklist(
             nurse,
             session_id,
             item.id,
             done=True,
             detail="Sam Demo" if item.detail_label else None,
         )
-    services.end_session(
+    end_session(
         nurse,
         session_id,
         started_at + timedelta(minutes=120),
@@ -212,7 +217,7 @@ def _chart_session(
         expected_version=db.session.get(InfusionSession, session_id).version,
     )
     if sign:
-        closing_services.sign_session(clinician, session_id, password)
+        sign_session(clinician, session_id, password)
 
 
 @click.command("seed-demo")

@@ -13,7 +13,6 @@ from clinic.auth.models import User
 from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.patients.models import Indication, Patient, Sex
-from clinic.sessions import closing_services, services
 from clinic.sessions.models import (
     Administration,
     ChecklistCompletion,
@@ -31,6 +30,14 @@ from clinic.sessions.models import (
     SessionStatus,
     Signature,
 )
+from clinic.sessions.services import administrations as administrations_services
+from clinic.sessions.services import monitoring as monitoring_services
+from clinic.sessions.services.administrations import AdministrationDetails
+from clinic.sessions.services.discharge import active_checklist_items, record_checklist
+from clinic.sessions.services.monitoring import MonitoringDetails
+from clinic.sessions.services.opening import SessionDetails, open_session
+from clinic.sessions.services.scores import record_pain, record_phq9
+from clinic.sessions.services.signoff import sign_session
 
 
 def make_patient(
@@ -68,10 +75,10 @@ def open_session_for(
     started_at: datetime | None = None,
     indication: Indication | None = None,
 ) -> InfusionSession:
-    written = services.open_session(
+    written = open_session(
         nurse,
         patient.id,
-        services.SessionDetails(
+        SessionDetails(
             indication=indication or patient.indication,
             route=route,
             attending_clinician_id=clinician.id,
@@ -211,10 +218,10 @@ def record_monitoring(
     **values: Any,
 ) -> MonitoringEntry:
     """A monitoring entry with the given values (systolic_bp=172, nausea=Nausea.VOMITED, ...)."""
-    written = services.record_monitoring(
+    written = monitoring_services.record_monitoring(
         nurse,
         infusion_session.id,
-        services.MonitoringDetails(phase=phase, occurred_at=at, **values),
+        MonitoringDetails(phase=phase, occurred_at=at, **values),
         None,
     )
     db.session.commit()
@@ -233,10 +240,10 @@ def record_administration(
     drug: str = "Ketamine hydrochloride",
 ) -> Administration:
     """An administration through the service, as the chart's form would store it."""
-    written = services.record_administration(
+    written = administrations_services.record_administration(
         user,
         infusion_session.id,
-        services.AdministrationDetails(
+        AdministrationDetails(
             drug=drug,
             route=infusion_session.route,
             method=method,
@@ -285,7 +292,7 @@ def record_scores(
         (ScoreTiming.AFTER, phq9_after, 0),
     ):
         if total is not None:
-            closing_services.record_phq9(
+            record_phq9(
                 user,
                 infusion_session.id,
                 timing=timing,
@@ -294,9 +301,7 @@ def record_scores(
             )
     for timing, pain in ((ScoreTiming.BEFORE, pain_before), (ScoreTiming.AFTER, pain_after)):
         if pain is not None:
-            closing_services.record_pain(
-                user, infusion_session.id, timing=timing, occurred_at=at, score=pain
-            )
+            record_pain(user, infusion_session.id, timing=timing, occurred_at=at, score=pain)
     db.session.commit()
 
 
@@ -309,11 +314,11 @@ def complete_checklist(
     detail: str = "Sam Doe",
 ) -> None:
     """Tick every active item (or only the required ones) done, leaving out the last `skip`."""
-    items = closing_services.active_checklist_items()
+    items = active_checklist_items()
     if required_only:
         items = [item for item in items if item.required]
     for item in items[: len(items) - skip]:
-        closing_services.record_checklist(
+        record_checklist(
             user,
             infusion_session.id,
             item.id,
@@ -347,12 +352,12 @@ def seed_chart_records(nurse: User, clinician: User) -> dict[str, int]:
         "session": infusion_session.id,
         "administration": administration.id,
         "monitoring_entry": entry.id,
-        "checklist_item": closing_services.active_checklist_items()[0].id,
+        "checklist_item": active_checklist_items()[0].id,
     }
 
 
 def sign(infusion_session: InfusionSession, clinician: User, password: str) -> None:
-    closing_services.sign_session(clinician, infusion_session.id, password)
+    sign_session(clinician, infusion_session.id, password)
     db.session.commit()
 
 

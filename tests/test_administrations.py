@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from clinic.auth.models import Role, User
 from clinic.database import utcnow
 from clinic.extensions import db as _db
+from clinic.sessions.entries import ChartError
 from clinic.sessions.models import (
     Administration,
     InfusionEvent,
@@ -22,7 +23,11 @@ from clinic.sessions.models import (
     Method,
     Route,
 )
-from clinic.sessions.views import clinical_decimal
+from clinic.sessions.services.administrations import AdministrationDetails
+from clinic.sessions.services.administrations import (
+    record_administration as record_administration_service,
+)
+from clinic.sessions.views.chart_page import clinical_decimal
 from tests.factories import make_patient, open_session_for, record_administration
 from tests.helpers import (
     audit_actions,
@@ -462,10 +467,8 @@ def test_clinician_records_an_administration(
 
 
 def test_the_service_refuses_an_end_before_the_start(charting: dict[str, Any]) -> None:
-    from clinic.sessions import services
-
     start = charting["start"] + timedelta(minutes=10)
-    details = services.AdministrationDetails(
+    details = AdministrationDetails(
         drug="Ketamine hydrochloride",
         route=charting["session"].route,
         method=Method.INFUSION,
@@ -480,5 +483,5 @@ def test_the_service_refuses_an_end_before_the_start(charting: dict[str, Any]) -
         ordering_clinician_id=None,
         note="",
     )
-    with pytest.raises(services.ChartError, match="end is before the start"):
-        services.record_administration(charting["nurse"], charting["session"].id, details, None)
+    with pytest.raises(ChartError, match="end is before the start"):
+        record_administration_service(charting["nurse"], charting["session"].id, details, None)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from clinic.auth.models import Role
-from clinic.sessions import closing_services
-from clinic.sessions.closing_services import checklist_rows
 from clinic.sessions.models import (
     ChecklistCompletion,
     ChecklistItem,
     InfusionSession,
     SessionStatus,
 )
+from clinic.sessions.services.discharge import checklist_rows, record_checklist
 from tests.factories import open_session_as
 from tests.helpers import audit_actions, input_value
 
@@ -159,7 +158,7 @@ def test_an_item_recorded_meanwhile_by_someone_else_is_not_replaced_unseen(
     page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
     shown = input_value(page, f"checklist-{driver.id}-shown_state")
     assert shown == ""
-    closing_services.record_checklist(
+    record_checklist(
         make_user(Role.NURSE), session_id, driver.id, done=True, detail="Sam (partner)"
     )
     db.session.commit()

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from clinic.database import utcnow
 from clinic.extensions import db as _db
-from clinic.sessions import services
+from clinic.sessions.entries import ChartError
 from clinic.sessions.models import (
     Dissociation,
     InfusionEventKind,
@@ -21,6 +21,9 @@ from clinic.sessions.models import (
     Nausea,
     Phase,
 )
+from clinic.sessions.services import monitoring as monitoring_services
+from clinic.sessions.services.administrations import InfusionEventDetails, record_infusion_event
+from clinic.sessions.services.monitoring import MonitoringDetails
 from tests.factories import make_patient, open_session_for, record_administration, record_monitoring
 from tests.helpers import (
     audit_actions,
@@ -351,11 +354,11 @@ def test_rows_are_sorted_by_when_it_happened_and_interleave_infusion_events(
         charting["session"], charting["nurse"], started_at=start + timedelta(minutes=10)
     )
     late = record(charting, 30, heart_rate=90)
-    services.record_infusion_event(
+    record_infusion_event(
         charting["nurse"],
         sid,
         infusion.id,
-        services.InfusionEventDetails(
+        InfusionEventDetails(
             kind=InfusionEventKind.RATE_CHANGED,
             occurred_at=start + timedelta(minutes=25),
             rate_amount=Decimal("0.75"),
@@ -477,10 +480,10 @@ def test_signature_landing_after_the_page_check_is_caught_under_the_row_lock(
     client: FlaskClient, charting: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The view's early check saw the session unsigned; the service's locked re-read must not."""
-    from clinic.sessions import views
     from clinic.sessions.models import InfusionSession, SessionStatus
+    from clinic.sessions.views import posting
 
-    original = views.session_status_or_404
+    original = posting.session_status_or_404
 
     def load_then_sign(session_id: int) -> Any:
         loaded = original(session_id)  # what the view checks: still in progress
@@ -493,7 +496,7 @@ def test_signature_landing_after_the_page_check_is_caught_under_the_row_lock(
         )
         return loaded
 
-    monkeypatch.setattr(views, "session_status_or_404", load_then_sign)
+    monkeypatch.setattr(posting, "session_status_or_404", load_then_sign)
     response = post_monitoring(client, charting["session"].id)
     assert response.status_code == 409
     assert "signed and locked" in response.get_data(as_text=True)
@@ -518,11 +521,12 @@ def test_the_service_refuses_implausible_values_whatever_the_caller(
     charting: dict[str, Any],
 ) -> None:
     """The limits hold for the CLI and scripts too, not only for the form."""
-    from clinic.sessions import services
 
-    details = services.MonitoringDetails(phase=Phase.DURING, occurred_at=utcnow(), systolic_bp=999)
-    with pytest.raises(services.ChartError, match="Not plausible"):
-        services.record_monitoring(charting["nurse"], charting["session"].id, details, None)
+    details = MonitoringDetails(phase=Phase.DURING, occurred_at=utcnow(), systolic_bp=999)
+    with pytest.raises(ChartError, match="Not plausible"):
+        monitoring_services.record_monitoring(
+            charting["nurse"], charting["session"].id, details, None
+        )
 
 
 def test_a_used_key_sent_again_with_other_values_is_refused_not_dropped(

@@ -10,8 +10,8 @@ import pytest
 from clinic.auth.models import Role
 from clinic.patients import trends
 from clinic.patients.models import Indication
-from clinic.sessions import closing_services
 from clinic.sessions.models import Dissociation, Instrument, Method, Nausea, Route, ScoreTiming
+from clinic.sessions.services.voiding import void_entry
 from tests.conftest import PASSWORD
 from tests.factories import (
     complete_checklist,
@@ -62,7 +62,7 @@ def charted_session(staff):
     )
     record_administration(session, clinician, "35", "mg", method=Method.BOLUS, started_at=at)
     voided = record_administration(session, clinician, "10", "mg", started_at=at).id
-    closing_services.void_entry(clinician, session.id, "administration", voided, "wrong patient")
+    void_entry(clinician, session.id, "administration", voided, "wrong patient")
     record_monitoring(session, nurse, at, systolic_bp=165, spo2=96)
     record_monitoring(session, nurse, at + timedelta(minutes=15), systolic_bp=172, spo2=91)
     record_monitoring(

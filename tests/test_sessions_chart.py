@@ -16,13 +16,14 @@ from clinic.clinic_time import to_local
 from clinic.database import utcnow
 from clinic.extensions import db as _db
 from clinic.patients.models import Indication
-from clinic.sessions import services
 from clinic.sessions.models import (
     InfusionSession,
     MonitoringEntry,
     Route,
     SessionStatus,
 )
+from clinic.sessions.services.administrations import InfusionEventDetails, record_infusion_event
+from clinic.sessions.services.monitoring import MonitoringDetails, record_monitoring
 from tests.factories import make_patient, open_session_for, record_administration
 from tests.helpers import (
     audit_actions,
@@ -222,10 +223,10 @@ def test_chart_query_count_does_not_grow_with_entries(
         return len(statements)
 
     record_administration(infusion_session, nurse, started_at=start + timedelta(minutes=5))
-    services.record_monitoring(
+    record_monitoring(
         nurse,
         infusion_session.id,
-        services.MonitoringDetails(phase="baseline", occurred_at=start, heart_rate=70),
+        MonitoringDetails(phase="baseline", occurred_at=start, heart_rate=70),
         None,
     )
     _db.session.commit()
@@ -234,19 +235,17 @@ def test_chart_query_count_does_not_grow_with_entries(
         administration = record_administration(
             infusion_session, team["other_nurse"], started_at=start + timedelta(minutes=10 + n)
         )
-        services.record_infusion_event(
+        record_infusion_event(
             nurse,
             infusion_session.id,
             administration.id,
-            services.InfusionEventDetails(
-                kind="started", occurred_at=start + timedelta(minutes=10 + n)
-            ),
+            InfusionEventDetails(kind="started", occurred_at=start + timedelta(minutes=10 + n)),
             None,
         )
-        services.record_monitoring(
+        record_monitoring(
             team["other_nurse"],
             infusion_session.id,
-            services.MonitoringDetails(
+            MonitoringDetails(
                 phase="during", occurred_at=start + timedelta(minutes=11 + n), heart_rate=80
             ),
             None,

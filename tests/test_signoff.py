@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from clinic.auth.models import Role, User
 from clinic.clinic_time import local_now
 from clinic.extensions import db as _db
-from clinic.sessions import closing_services
 from clinic.sessions.digest import content_digest
 from clinic.sessions.guards import SessionLockedError
 from clinic.sessions.models import (
@@ -26,6 +25,9 @@ from clinic.sessions.models import (
     SessionStatus,
     Signature,
 )
+from clinic.sessions.services.discharge import record_checklist
+from clinic.sessions.services.scores import record_pain
+from clinic.sessions.services.signoff import sign_session
 from tests.conftest import PASSWORD, login
 from tests.factories import (
     complete_checklist,
@@ -148,7 +150,7 @@ def test_nurse_cannot_sign_through_the_service(db, make_user):
     nurse = make_user(Role.NURSE)
     session_id = open_session_as(nurse).id
     with pytest.raises(PermissionError):
-        closing_services.sign_session(nurse, session_id, PASSWORD)
+        sign_session(nurse, session_id, PASSWORD)
 
 
 # --- signing and the digest ------------------------------------------------------------------
@@ -332,7 +334,7 @@ def test_signature_landing_after_the_form_loaded_refuses_the_post(client, db, ma
     session_id = ready_session(client, db, nurse)
     page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
     assert f"/sessions/{session_id}/scores/pain" in page  # the nurse has the form open
-    closing_services.sign_session(clinician, session_id, PASSWORD)  # the clinician signs
+    sign_session(clinician, session_id, PASSWORD)  # the clinician signs
     db.session.commit()
     data = pain_data("3")
     response = client.post(f"/sessions/{session_id}/scores/pain", data=data)
@@ -348,9 +350,7 @@ def test_sign_off_racing_a_score_post_serialises_on_the_session_row(app, db, mak
     session_id = open_session_as(clinician).id
     insert_administration(session_id, clinician.id)
     for checklist_item in db.session.scalars(sa.select(ChecklistItem)).all():
-        closing_services.record_checklist(
-            clinician, session_id, checklist_item.id, done=True, detail="Sam Doe"
-        )
+        record_checklist(clinician, session_id, checklist_item.id, done=True, detail="Sam Doe")
     db.session.commit()
     nurse_id = nurse.id
     outcome: dict[str, object] = {}
@@ -358,7 +358,7 @@ def test_sign_off_racing_a_score_post_serialises_on_the_session_row(app, db, mak
     def nurse_posts() -> None:
         with app.app_context():
             try:
-                closing_services.record_pain(
+                record_pain(
                     _db.session.get(type(nurse), nurse_id),
                     session_id,
                     timing=ScoreTiming.AFTER,
@@ -373,7 +373,7 @@ def test_sign_off_racing_a_score_post_serialises_on_the_session_row(app, db, mak
             finally:
                 _db.session.remove()
 
-    closing_services.sign_session(clinician, session_id, PASSWORD)  # holds the row lock
+    sign_session(clinician, session_id, PASSWORD)  # holds the row lock
     thread = threading.Thread(target=nurse_posts)
     thread.start()
     time.sleep(0.5)

@@ -15,7 +15,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import lazyload, load_only
 from sqlalchemy.orm.exc import StaleDataError
 
 from clinic.audit.models import AuditEvent
@@ -26,7 +25,6 @@ from clinic.extensions import db
 from clinic.field_errors import FieldError
 from clinic.pagination import PageNumbers
 from clinic.patients.models import Indication, Patient, Sex
-from clinic.sessions.models import InfusionSession, Score
 from clinic.submissions import (
     ReusedFormError,
     earlier_entry,
@@ -324,30 +322,6 @@ def _contains(column: Any, fragment: str, lowered: bool = False) -> sa.ColumnEle
     # autoescape: a typed % or _ is matched literally, not as a wildcard.
     text = column if lowered else sa.func.lower(column)
     return text.contains(fragment.lower(), autoescape=True)
-
-
-# Built once: the banner of every chart and history view reads it.
-LATEST_RISK_SCORE = (
-    sa.select(Score)
-    .options(load_only(Score.session_id, Score.occurred_at), lazyload("*"))
-    .join(InfusionSession, Score.session_id == InfusionSession.id)
-    .where(
-        InfusionSession.patient_id == sa.bindparam("patient_id"),
-        Score.risk_flag.is_(True),
-        Score.voided_at.is_(None),
-    )
-    .order_by(Score.occurred_at.desc(), Score.id.desc())
-    .limit(1)
-)
-
-
-def latest_risk_score(patient_id: int) -> Score | None:
-    """The newest non-voided score with the PHQ-9 item-9 suicide-risk flag, if any.
-
-    Only what the banner shows (when, which session) is loaded: not the answers, nor the
-    recorder and voider that Score would otherwise join in.
-    """
-    return db.session.scalar(LATEST_RISK_SCORE, {"patient_id": patient_id})
 
 
 def age_on(date_of_birth: date, today: date) -> int:

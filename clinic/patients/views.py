@@ -16,6 +16,7 @@ from clinic.patients import services as patient_services
 from clinic.patients.forms import EditPatientForm, RegistrationForm, SearchForm
 from clinic.patients.models import Indication, Patient
 from clinic.sessions.models import Route
+from clinic.sessions.services.scores import latest_risk_score
 from clinic.submissions import ReusedFormError
 
 CLINICAL = (Role.NURSE, Role.CLINICIAN)
@@ -116,7 +117,7 @@ def detail(patient_id: int) -> str:
         per_page=current_app.config.get("HISTORY_PAGE_SIZE", history.PAGE_SIZE),
     )
     trend_data = trends.build_trends(trends.trend_scores(patient.id))
-    risk = patient_services.latest_risk_score(patient.id)
+    risk = latest_risk_score(patient.id)
     # The audit append locks the chain head until commit: record, commit at once, then render.
     patient_services.record_patient_viewed(current_user, patient)
     _commit_keeping_loaded()

@@ -8,9 +8,10 @@ nothing), check the rules, then `store_entry`: add, audit in the same transactio
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any, TypeVar
 
-from clinic.audit.services import record_audit_event
+from clinic.audit.services import diff, record_audit_event
 from clinic.auth.models import User
 from clinic.extensions import db
 from clinic.field_errors import FieldError
@@ -23,6 +24,10 @@ T = TypeVar("T")
 
 class ChartError(FieldError):
     """A write the record cannot take, with a message for the user (and the field, if any)."""
+
+
+class EntryNotFoundError(LookupError):
+    """No such entry (or checklist item) in this session."""
 
 
 def begin_entry(
@@ -70,3 +75,8 @@ def store_entry(
         changes=changes,
     )
     return Saved(entry)
+
+
+def audit_values(details: Any) -> dict[str, Any]:
+    """The entered values as audit `changes` ({field: [None, value]}), nothing derived."""
+    return diff({}, {k: v for k, v in asdict(details).items() if v not in (None, "")})

@@ -1,0 +1,68 @@
+"""Opening a session for a patient.
+
+The patient row is locked so that a double post finds the first one's session; the form's
+one-time key makes the second post return it instead of opening another."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from clinic.auth.models import Role, User
+from clinic.extensions import db
+from clinic.patients.models import Indication, Patient
+from clinic.sessions.entries import ChartError, audit_values, store_entry
+from clinic.sessions.models import (
+    InfusionSession,
+    Route,
+)
+from clinic.sessions.services.staff import require_active
+from clinic.submissions import Saved, earlier_entry
+
+
+@dataclass(frozen=True)
+class SessionDetails:
+    indication: Indication
+    route: Route
+    attending_clinician_id: int
+    nurse_id: int
+    started_at: datetime
+    consent_on_file: bool
+    fasting_confirmed: bool
+    weight_kg: Decimal | None
+
+
+def open_session(
+    actor: User, patient_id: int, details: SessionDetails, submission_key: str | None
+) -> Saved[InfusionSession]:
+    """Open a session for the patient. The patient row is locked so a double post is seen."""
+    patient = db.session.scalar(
+        sa.select(Patient).where(Patient.id == patient_id).with_for_update()
+    )
+    if patient is None:
+        raise ChartError("This patient does not exist.")
+    earlier = earlier_entry(
+        InfusionSession, submission_key, actor=actor, belongs=lambda s: s.patient_id == patient.id
+    )
+    if earlier is not None:
+        return earlier
+    require_active(
+        details.attending_clinician_id, Role.CLINICIAN, "attending_clinician_id", "clinician"
+    )
+    require_active(details.nurse_id, Role.NURSE, "nurse_id", "nurse")
+    infusion_session = InfusionSession(
+        patient_id=patient.id,
+        created_by_id=actor.id,
+        **asdict(details),
+    )
+    return store_entry(
+        actor,
+        infusion_session,
+        patient_id=patient.id,
+        action="session_opened",
+        changes=audit_values(details),
+        submission_key=submission_key,
+    )

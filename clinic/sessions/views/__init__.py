@@ -1,0 +1,32 @@
+"""The chart's views, one module per section, all on the sessions blueprint.
+
+Importing this package registers every route; views are thin: parse the form, call one service,
+commit once, redirect back to the chart (Post/Redirect/Get), or show the chart again through
+clinic/sessions/chart.py with the refused input kept.
+"""
+
+from clinic.sessions.blueprint import bp
+from clinic.sessions.views import (
+    administrations,
+    chart_page,
+    discharge,
+    monitoring,
+    opening,
+    printing,
+    scores,
+    signoff,
+    voiding,
+)
+
+__all__ = [
+    "administrations",
+    "bp",
+    "chart_page",
+    "discharge",
+    "monitoring",
+    "opening",
+    "printing",
+    "scores",
+    "signoff",
+    "voiding",
+]

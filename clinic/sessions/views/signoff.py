@@ -1,0 +1,81 @@
+"""Signing a session (the clinician's password again), and addenda after it."""
+
+from __future__ import annotations
+
+from flask import flash
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from clinic.auth.access import roles_required
+from clinic.auth.models import Role
+from clinic.extensions import db
+from clinic.field_errors import show_on_form
+from clinic.sessions.blueprint import bp
+from clinic.sessions.chart import ShownAgain, back_to, chart_again, chart_refusing
+from clinic.sessions.forms.signoff import AddendumForm, SignForm
+from clinic.sessions.guards import SessionLockedError
+from clinic.sessions.loading import get_session_or_404
+from clinic.sessions.services.signoff import (
+    SignOffRefusedError,
+    WrongPasswordError,
+    add_addendum,
+    record_failed_signature,
+    sign_session,
+)
+from clinic.sessions.views.posting import CHARTING_ROLES, save_or_show_again
+
+ALREADY_SIGNED = "This session is already signed."
+
+
+@bp.route("/<int:session_id>/sign", methods=["POST"])
+@roles_required(Role.CLINICIAN)
+def sign(session_id: int) -> Response | tuple[str, int]:
+    infusion_session = get_session_or_404(session_id)
+    patient_id = infusion_session.patient_id
+    form = SignForm()
+    if infusion_session.is_signed:
+        return chart_refusing(session_id, ALREADY_SIGNED)
+    if not form.validate_on_submit():
+        return chart_again(session_id, ShownAgain(sign_form=form))
+    try:
+        sign_session(current_user, session_id, form.password.data or "")
+    except SessionLockedError:
+        return chart_refusing(session_id, ALREADY_SIGNED)
+    except WrongPasswordError as error:
+        db.session.rollback()
+        # The failed attempt is kept, like a failed login, even though nothing else is.
+        record_failed_signature(current_user, session_id, patient_id)
+        db.session.commit()
+        show_on_form(form, error)
+        return chart_again(session_id, ShownAgain(sign_form=form))
+    except SignOffRefusedError as error:
+        return chart_again(session_id, ShownAgain(sign_form=form, sign_problems=error.missing))
+    db.session.commit()
+    flash("Session signed and locked. Later corrections go in an addendum.", "success")
+    return back_to(session_id, "sign-off")
+
+
+@bp.route("/<int:session_id>/addenda", methods=["POST"], endpoint="add_addendum")
+@roles_required(*CHARTING_ROLES)
+def add_addendum_to_session(session_id: int) -> Response | tuple[str, int]:
+    get_session_or_404(session_id)
+    form = AddendumForm()
+
+    def write() -> str | None:
+        saved = add_addendum(
+            current_user,
+            session_id,
+            text=form.text.data or "",
+            reason=form.reason.data or "",
+            submission_key=form.submission(),
+        )
+        return "Addendum added." if saved.created else None
+
+    return save_or_show_again(
+        session_id,
+        form,
+        write,
+        shown_again=ShownAgain(addendum_form=form),
+        anchor="addenda",
+        takes_signed=True,
+    )
