@@ -4,8 +4,9 @@ For each module, one at a time: a snapshot of the project is copied to mutants/<
 edits made meanwhile in the work tree neither disturb the run nor get mutated), mutmut 3 mutates
 the module's functions and runs, for each mutant, only the tests of the module's list that reach
 the mutated function. mutmut leaves module-level code alone (limits, tables, the digest's list of
-entry tables), so a second pass changes each number there by one and removes each element of
-each table, one at a time, and runs the module's tests against it.
+entry tables, prebuilt statements), so a second pass changes each number there by one, drops
+each call of a chain and removes each element of each table, one at a time, and runs the
+module's tests against it.
 
 A mutant is killed when a test fails (a timeout counts as killed); the score is killed / total.
 Survivors are written with their diff to mutants/<module>/survivors.txt.
@@ -161,7 +162,8 @@ def _offsets(source: str) -> list[int]:
 
 def constant_mutants(source: str) -> list[tuple[str, str]]:
     """(description, mutated source) for each number +1 and -1 in a module-level assignment,
-    and for each element left out of a module-level tuple, list, set or dict."""
+    each call left out of a chain there (a prebuilt statement's `.with_for_update()`), and each
+    element left out of a module-level tuple, list, set or dict."""
     starts = _offsets(source)
 
     def start(node: ast.AST) -> int:
@@ -202,6 +204,17 @@ def constant_mutants(source: str) -> list[tuple[str, str]]:
                         end(node),
                         repr(new),
                     )
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Call)
+            ):  # a prebuilt statement: select(...).where(...).with_for_update()
+                add(
+                    f"line {node.func.end_lineno} {name}: without .{node.func.attr}(...)",
+                    end(node.func.value),
+                    end(node),
+                    "",
+                )
         if any(isinstance(target, ast.Tuple) for target in targets):
             continue  # a, b = 1, 2: leaving one out only breaks the unpacking
         container = value
