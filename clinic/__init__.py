@@ -54,18 +54,17 @@ def _load_user(session_token: str) -> Any:
 
 
 def register_blueprints(app: Flask) -> None:
-    from clinic import auth, main, patients, staff
-    from clinic.audit import views as audit_views
-    from clinic.sessions.views import bp as sessions_blueprint
+    # Imported here, not at the top: importing any clinic module runs this package first, and
+    # must not load every feature's views with it.
+    from clinic.audit.views import bp as audit
+    from clinic.auth.views import bp as auth
+    from clinic.main.views import bp as main
+    from clinic.patients.views import bp as patients
+    from clinic.review.views import bp as review
+    from clinic.sessions.views import bp as sessions
+    from clinic.staff.views import bp as staff
 
-    for blueprint in (
-        auth.blueprint(),
-        main.blueprint(),
-        staff.blueprint(),
-        patients.blueprint(),
-        sessions_blueprint,
-        audit_views.bp,
-    ):
+    for blueprint in (auth, main, staff, patients, review, sessions, audit):
         app.register_blueprint(blueprint)
 
 

@@ -66,7 +66,11 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_NAME": "clinic_session",
         "WTF_CSRF_TIME_LIMIT": None,  # the login session bounds the token's life
-        "AUDIT_PAGE_SIZE": 50,
+        "AUDIT_PAGE_SIZE": _int_env("AUDIT_PAGE_SIZE", 50),
+        "PATIENTS_PAGE_SIZE": _int_env("PATIENTS_PAGE_SIZE", 25),
+        "HISTORY_PAGE_SIZE": _int_env("HISTORY_PAGE_SIZE", 25),
+        # Werkzeug's scrypt with its default work factor; the test suite sets a cheaper one.
+        "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
         # Abnormal-value flags on the flowsheet (REFERENCE.md "Vital signs"): they flag, never
         # block. Strings so no threshold ever passes through a float.
         "VITALS_FLAGS": {

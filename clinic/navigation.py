@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import current_app
 
-from clinic.auth.models import Role
+from clinic.auth.models import CLINICAL_ROLES, Role
 
-CLINICAL = frozenset({Role.NURSE, Role.CLINICIAN})
+CLINICAL = frozenset(CLINICAL_ROLES)
 ADMIN = frozenset({Role.ADMIN})
 
 NAV_LINKS: tuple[tuple[str, str, frozenset[Role]], ...] = (

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from clinic.auth.models import Role
 from clinic.extensions import db
-from clinic.patients import history
+from clinic.review import history
 from clinic.sessions.models import Dissociation, MonitoringEntry, Nausea, Phase
 from clinic.sessions.vitals import abnormal_flags
 from tests.factories import insert_session, make_patient

@@ -23,6 +23,10 @@ class Role(enum.StrEnum):
         return self.value.capitalize()
 
 
+# Who sees and charts clinical records; admins run accounts and read the trail, nothing clinical.
+CLINICAL_ROLES = (Role.NURSE, Role.CLINICIAN)
+
+
 def new_session_token() -> str:
     return secrets.token_urlsafe(32)
 

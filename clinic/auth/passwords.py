@@ -42,9 +42,7 @@ def password_problems(password: str, username: str = "") -> list[str]:
 
 
 def _method() -> str:
-    # Configurable so the test suite can use a cheaper scrypt work factor; production keeps
-    # Werkzeug's default scrypt parameters.
-    return current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    return str(current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def hash_password(password: str) -> str:

@@ -12,10 +12,15 @@ from clinic.extensions import db, limiter
 from clinic.field_errors import show_on_form
 
 ALL_ROLES = tuple(Role)
-LOGIN_REFUSED = (
-    "Sign-in failed: check the username and password. After 5 failed attempts an account is "
-    "locked for 15 minutes."
-)
+
+
+def login_refused_message() -> str:
+    config = current_app.config
+    return (
+        "Sign-in failed: check the username and password. After "
+        f"{config['LOCKOUT_THRESHOLD']} failed attempts an account is locked for "
+        f"{config['LOCKOUT_MINUTES']} minutes."
+    )
 
 
 def _login_limit() -> str:
@@ -40,7 +45,7 @@ def login() -> Response | str:
                 flash("Welcome. Choose your own password before you continue.", "warning")
                 return redirect(url_for("auth.change_password"))
             return redirect(safe_next(request.args.get("next")) or url_for("main.index"))
-        form.password.errors.append(LOGIN_REFUSED)
+        form.password.errors.append(login_refused_message())
     return render_template("auth/login.html", form=form)
 
 

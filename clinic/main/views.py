@@ -7,7 +7,7 @@ from clinic.auth.access import public, roles_required
 from clinic.auth.models import Role
 from clinic.extensions import db
 from clinic.main import bp
-from clinic.main.board import build_board
+from clinic.review.board import build_board
 
 
 @bp.route("/")

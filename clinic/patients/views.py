@@ -7,20 +7,15 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from clinic.auth.access import roles_required
-from clinic.auth.models import Role
+from clinic.auth.models import CLINICAL_ROLES
 from clinic.clinic_time import local_now
 from clinic.extensions import db
 from clinic.field_errors import show_on_form
-from clinic.patients import bp, history, trends
+from clinic.patients import bp
 from clinic.patients import services as patient_services
 from clinic.patients.forms import EditPatientForm, RegistrationForm, SearchForm
-from clinic.patients.models import Indication, Patient
-from clinic.sessions.models import Route
-from clinic.sessions.services.scores import latest_risk_score
+from clinic.patients.models import Patient
 from clinic.submissions import ReusedFormError
-
-CLINICAL = (Role.NURSE, Role.CLINICIAN)
-DEFAULT_PAGE_SIZE = 25
 
 
 @bp.app_template_global()
@@ -33,7 +28,7 @@ SEARCH_KEY = "patient_search"
 
 
 @bp.route("/", methods=["GET", "POST"])
-@roles_required(*CLINICAL)
+@roles_required(*CLINICAL_ROLES)
 def index() -> Response | tuple[str, int] | str:
     """Search by name or MRN. The search is posted and kept in the signed session cookie, never
     put in the URL: a name in a query string lands in access logs and browser history."""
@@ -52,13 +47,13 @@ def _search_page(form: SearchForm, query_text: str) -> str:
     page = patient_services.search_page(
         query_text,
         page=request.args.get("page", 1, type=int),
-        per_page=max(current_app.config.get("PATIENTS_PAGE_SIZE", DEFAULT_PAGE_SIZE), 1),
+        per_page=max(current_app.config["PATIENTS_PAGE_SIZE"], 1),
     )
     return render_template("patients/index.html", form=form, page=page, query_text=query_text)
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@roles_required(*CLINICAL)
+@roles_required(*CLINICAL_ROLES)
 def new() -> Response | tuple[str, int] | str:
     form = RegistrationForm()
     registered_already: int | None = None
@@ -83,12 +78,12 @@ def new() -> Response | tuple[str, int] | str:
             # one is committed, the second is the same registration, not a taken MRN.
             earlier = _registered_meanwhile(key)
             if earlier is not None:
-                return redirect(url_for("patients.detail", patient_id=earlier.id))
+                return redirect(url_for("review.history_page", patient_id=earlier.id))
             show_on_form(form, error, "mrn")
         else:
             db.session.commit()
             flash("Patient registered.", "success")  # no patient data in flash messages
-            return redirect(url_for("patients.detail", patient_id=patient.id))
+            return redirect(url_for("review.history_page", patient_id=patient.id))
     if form.is_submitted():
         form.renew_submission_key()
     page = render_template("patients/new.html", form=form, registered_already=registered_already)
@@ -102,63 +97,8 @@ def _registered_meanwhile(key: str | None) -> Patient | None:
         return None
 
 
-@bp.route("/<int:patient_id>")
-@roles_required(*CLINICAL)
-def detail(patient_id: int) -> str:
-    patient = db.get_or_404(Patient, patient_id)
-    filters, filter_errors = history.parse_filters(request.args)
-    # Everything the page shows is read first, as plain rows, so the audit commit below neither
-    # waits on these reads nor expires anything the template would then reload row by row.
-    sessions = history.load_history_page(
-        patient.id,
-        filters,
-        current_app.config["VITALS_FLAGS"],
-        page=request.args.get("page", 1, type=int),
-        per_page=current_app.config.get("HISTORY_PAGE_SIZE", history.PAGE_SIZE),
-    )
-    trend_data = trends.build_trends(trends.trend_scores(patient.id))
-    risk = latest_risk_score(patient.id)
-    # The audit append locks the chain head until commit: record, commit at once, then render.
-    patient_services.record_patient_viewed(current_user, patient)
-    _commit_keeping_loaded()
-    return render_template(
-        "patients/detail.html",
-        patient=patient,
-        sessions=sessions,
-        filters=filters,
-        filter_errors=filter_errors,
-        routes=list(Route),
-        indications=list(Indication),
-        trends=trend_data,
-        risk=risk,
-        new_session_url=_new_session_url(patient.id),
-    )
-
-
-def _commit_keeping_loaded() -> None:
-    """Commit without expiring what the request has loaded.
-
-    A read-only page commits only its `patient_viewed` event; expiring on that commit would make
-    the template reload the patient and the user afterwards, and on SQLite every such reload
-    opens a new BEGIN IMMEDIATE transaction that holds the write lock while the page renders.
-    """
-    session = db.session()
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
-
-
-def _new_session_url(patient_id: int) -> str:
-    # The sessions blueprint is built alongside; fall back to its documented URL until it lands.
-    if "sessions.new" in current_app.view_functions:
-        return url_for("sessions.new", patient=patient_id)
-    return f"/sessions/new?patient={patient_id}"
-
-
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
-@roles_required(*CLINICAL)
+@roles_required(*CLINICAL_ROLES)
 def edit(patient_id: int) -> Response | tuple[str, int] | str:
     patient = db.get_or_404(Patient, patient_id)
     if request.method == "GET":
@@ -184,7 +124,7 @@ def edit(patient_id: int) -> Response | tuple[str, int] | str:
         return _edit_page_again(patient, form)
     db.session.commit()
     flash("Patient details saved." if changed else "No changes to save.", "success")
-    return redirect(url_for("patients.detail", patient_id=patient_id))
+    return redirect(url_for("review.history_page", patient_id=patient_id))
 
 
 def _edit_page_again(patient: Patient, form: EditPatientForm) -> tuple[str, int]:

@@ -7,7 +7,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from clinic.auth.access import roles_required
-from clinic.auth.models import Role
+from clinic.auth.models import CLINICAL_ROLES, Role
 from clinic.clinic_time import from_local
 from clinic.extensions import db
 from clinic.field_errors import FieldError
@@ -31,11 +31,11 @@ from clinic.sessions.services.administrations import (
     record_infusion_event,
 )
 from clinic.sessions.services.staff import staff_choices
-from clinic.sessions.views.posting import CHARTING_ROLES, save_or_show_again
+from clinic.sessions.views.posting import save_or_show_again
 
 
 @bp.route("/<int:session_id>/administrations", methods=["POST"])
-@roles_required(*CHARTING_ROLES)
+@roles_required(*CLINICAL_ROLES)
 def add_administration(session_id: int) -> Response | tuple[str, int]:
     form = AdministrationForm(prefix=ADMINISTRATION_PREFIX)
     form.ordering_clinician_id.choices = staff_choices(Role.CLINICIAN, "—")
@@ -71,7 +71,7 @@ def add_administration(session_id: int) -> Response | tuple[str, int]:
 
 
 @bp.route("/<int:session_id>/administrations/<int:administration_id>/events", methods=["POST"])
-@roles_required(*CHARTING_ROLES)
+@roles_required(*CLINICAL_ROLES)
 def add_infusion_event(session_id: int, administration_id: int) -> Response | tuple[str, int]:
     if session_status_or_404(session_id) == SessionStatus.SIGNED:
         return chart_refusing(session_id, SessionLockedError.message)

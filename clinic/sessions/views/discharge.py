@@ -7,6 +7,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from clinic.auth.access import roles_required
+from clinic.auth.models import CLINICAL_ROLES
 from clinic.extensions import db
 from clinic.sessions.blueprint import bp
 from clinic.sessions.chart import ShownAgain
@@ -21,13 +22,13 @@ from clinic.sessions.services.discharge import (
     end_session,
     record_checklist,
 )
-from clinic.sessions.views.posting import CHARTING_ROLES, save_or_show_again
+from clinic.sessions.views.posting import save_or_show_again
 
 
 @bp.route(
     "/<int:session_id>/checklist/<int:item_id>", methods=["POST"], endpoint="record_checklist"
 )
-@roles_required(*CHARTING_ROLES)
+@roles_required(*CLINICAL_ROLES)
 def record_checklist_item(session_id: int, item_id: int) -> Response | tuple[str, int]:
     item = db.session.get(ChecklistItem, item_id)
     if item is None or not item.active:
@@ -64,7 +65,7 @@ def record_checklist_item(session_id: int, item_id: int) -> Response | tuple[str
 
 
 @bp.route("/<int:session_id>/end", methods=["POST"])
-@roles_required(*CHARTING_ROLES)
+@roles_required(*CLINICAL_ROLES)
 def end(session_id: int) -> Response | tuple[str, int]:
     form = EndSessionForm()
 
@@ -95,7 +96,7 @@ def end(session_id: int) -> Response | tuple[str, int]:
 
 
 @bp.route("/<int:session_id>/cancel", methods=["POST"])
-@roles_required(*CHARTING_ROLES)
+@roles_required(*CLINICAL_ROLES)
 def cancel(session_id: int) -> Response | tuple[str, int]:
     form = CancelForm()
 

@@ -6,6 +6,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from clinic.auth.access import roles_required
+from clinic.auth.models import CLINICAL_ROLES
 from clinic.sessions.blueprint import bp
 from clinic.sessions.chart import ShownAgain
 from clinic.sessions.entry_time import entered_time
@@ -13,11 +14,11 @@ from clinic.sessions.forms.fields import optional_int
 from clinic.sessions.forms.monitoring import MonitoringForm
 from clinic.sessions.models import Dissociation, Nausea, Phase
 from clinic.sessions.services.monitoring import MonitoringDetails, record_monitoring
-from clinic.sessions.views.posting import CHARTING_ROLES, save_or_show_again
+from clinic.sessions.views.posting import save_or_show_again
 
 
 @bp.route("/<int:session_id>/monitoring", methods=["POST"])
-@roles_required(*CHARTING_ROLES)
+@roles_required(*CLINICAL_ROLES)
 def add_monitoring(session_id: int) -> Response | tuple[str, int]:
     form = MonitoringForm()
 

@@ -7,7 +7,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from clinic.auth.access import roles_required
-from clinic.auth.models import Role
+from clinic.auth.models import CLINICAL_ROLES, Role
 from clinic.extensions import db
 from clinic.field_errors import FieldError, show_on_form
 from clinic.patients.models import Indication, Patient
@@ -18,11 +18,10 @@ from clinic.sessions.forms.opening import OpenSessionForm
 from clinic.sessions.models import Route
 from clinic.sessions.services.opening import SessionDetails, open_session
 from clinic.sessions.services.staff import staff_choices
-from clinic.sessions.views.posting import CHARTING_ROLES
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@roles_required(*CHARTING_ROLES)
+@roles_required(*CLINICAL_ROLES)
 def new() -> Response | str | tuple[str, int]:
     patient_id = request.args.get("patient", type=int)
     patient = db.get_or_404(Patient, patient_id) if patient_id else abort(404)

@@ -9,7 +9,6 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from clinic.auth.models import Role
 from clinic.extensions import db
 from clinic.field_errors import FieldError, show_on_form
 from clinic.sessions.chart import ShownAgain, back_to, chart_again, chart_refusing
@@ -18,8 +17,6 @@ from clinic.sessions.guards import SessionLockedError, SessionNotFoundError
 from clinic.sessions.loading import session_status_or_404
 from clinic.sessions.models import InfusionSession, SessionStatus
 from clinic.sessions.services.viewing import record_session_view
-
-CHARTING_ROLES = (Role.NURSE, Role.CLINICIAN)
 
 
 def save_or_show_again(

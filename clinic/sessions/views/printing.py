@@ -7,6 +7,7 @@ from flask import render_template
 from flask_login import current_user
 
 from clinic.auth.access import roles_required
+from clinic.auth.models import CLINICAL_ROLES
 from clinic.clinic_time import format_local
 from clinic.database import utcnow
 from clinic.extensions import db
@@ -21,11 +22,10 @@ from clinic.sessions.chart import (
 from clinic.sessions.loading import get_session_or_404
 from clinic.sessions.models import ChecklistCompletion, ChecklistItem
 from clinic.sessions.services.viewing import record_session_view
-from clinic.sessions.views.posting import CHARTING_ROLES
 
 
 @bp.route("/<int:session_id>/print")
-@roles_required(*CHARTING_ROLES)
+@roles_required(*CLINICAL_ROLES)
 def print_record(session_id: int) -> str:
     infusion_session = get_session_or_404(session_id)
     # Every completion, of retired items too: the paper record leaves nothing out.

@@ -7,6 +7,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from clinic.auth.access import roles_required
+from clinic.auth.models import CLINICAL_ROLES
 from clinic.sessions.blueprint import bp
 from clinic.sessions.chart import ShownAgain, chart_refusing
 from clinic.sessions.entry_time import entered_time
@@ -16,11 +17,11 @@ from clinic.sessions.loading import get_session_or_404
 from clinic.sessions.models import InfusionSession, ScoreTiming
 from clinic.sessions.scoring import PHQ9_ANSWERS, PHQ9_STEM, phq9_band
 from clinic.sessions.services.scores import record_pain, record_phq9
-from clinic.sessions.views.posting import CHARTING_ROLES, record_page_view, save_or_show_again
+from clinic.sessions.views.posting import record_page_view, save_or_show_again
 
 
 @bp.route("/<int:session_id>/scores/phq9", methods=["GET", "POST"])
-@roles_required(*CHARTING_ROLES)
+@roles_required(*CLINICAL_ROLES)
 def add_phq9(session_id: int) -> Response | tuple[str, int] | str:
     """The PHQ-9 has its own page: 27 radio buttons would bury the chart on a tablet."""
     infusion_session = get_session_or_404(session_id)
@@ -70,7 +71,7 @@ def _phq9_page(infusion_session: InfusionSession, form: Phq9Form) -> tuple[str, 
 
 
 @bp.route("/<int:session_id>/scores/pain", methods=["POST"])
-@roles_required(*CHARTING_ROLES)
+@roles_required(*CLINICAL_ROLES)
 def add_pain(session_id: int) -> Response | tuple[str, int]:
     form = PainForm()
 

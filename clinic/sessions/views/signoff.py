@@ -7,7 +7,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from clinic.auth.access import roles_required
-from clinic.auth.models import Role
+from clinic.auth.models import CLINICAL_ROLES, Role
 from clinic.extensions import db
 from clinic.field_errors import show_on_form
 from clinic.sessions.blueprint import bp
@@ -22,7 +22,7 @@ from clinic.sessions.services.signoff import (
     record_failed_signature,
     sign_session,
 )
-from clinic.sessions.views.posting import CHARTING_ROLES, save_or_show_again
+from clinic.sessions.views.posting import save_or_show_again
 
 ALREADY_SIGNED = "This session is already signed."
 
@@ -56,7 +56,7 @@ def sign(session_id: int) -> Response | tuple[str, int]:
 
 
 @bp.route("/<int:session_id>/addenda", methods=["POST"], endpoint="add_addendum")
-@roles_required(*CHARTING_ROLES)
+@roles_required(*CLINICAL_ROLES)
 def add_addendum_to_session(session_id: int) -> Response | tuple[str, int]:
     get_session_or_404(session_id)
     form = AddendumForm()

@@ -9,6 +9,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from clinic.auth.access import roles_required
+from clinic.auth.models import CLINICAL_ROLES
 from clinic.clinic_time import format_local
 from clinic.clinical_numbers import decimal_text
 from clinic.extensions import db
@@ -19,7 +20,7 @@ from clinic.sessions.guards import SessionLockedError
 from clinic.sessions.loading import get_session_or_404
 from clinic.sessions.models import InfusionSession
 from clinic.sessions.services.voiding import VOIDABLE, may_void, void_entry
-from clinic.sessions.views.posting import CHARTING_ROLES, record_page_view, save_or_show_again
+from clinic.sessions.views.posting import record_page_view, save_or_show_again
 
 
 @bp.app_template_global("may_void")
@@ -28,7 +29,7 @@ def may_void_entry(infusion_session: InfusionSession, entry: Any) -> bool:
 
 
 @bp.route("/<int:session_id>/void/<kind>/<int:entry_id>", methods=["GET", "POST"])
-@roles_required(*CHARTING_ROLES)
+@roles_required(*CLINICAL_ROLES)
 def void(session_id: int, kind: str, entry_id: int) -> Response | tuple[str, int] | str:
     infusion_session = get_session_or_404(session_id)
     model = VOIDABLE.get(kind)

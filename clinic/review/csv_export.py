@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from clinic.clinic_time import format_local
 from clinic.clinical_numbers import decimal_text
-from clinic.patients.fhir import PatientRecord, SessionRecord
+from clinic.review.fhir import PatientRecord, SessionRecord
 from clinic.sessions.models import Administration, Instrument, Score, ScoreTiming
 
 HEADER = (
