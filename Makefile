@@ -5,7 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi
 
-.PHONY: install run test test-unit test-browser screenshots lint format
+.PHONY: install run migrate create-admin audit-verify audit-anchor seed-demo test test-unit \
+	test-browser screenshots lint format
+
+# The flask command on the embedded development database (instance/clinic.sqlite3), as `make run`.
+FLASK_DEV = CLINIC_ENV=$${CLINIC_ENV:-development} $(BIN)/flask
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
@@ -17,10 +21,29 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Development server on the embedded SQLite database (instance/clinic.sqlite3).
-run: install
-	CLINIC_ENV=$${CLINIC_ENV:-development} $(BIN)/flask db upgrade
-	CLINIC_ENV=$${CLINIC_ENV:-development} $(BIN)/flask bootstrap-admin
-	CLINIC_ENV=$${CLINIC_ENV:-development} $(BIN)/flask run --host 127.0.0.1 --port 5000
+run: migrate
+	$(FLASK_DEV) bootstrap-admin
+	$(FLASK_DEV) run --host 127.0.0.1 --port 5000
+
+migrate: install
+	$(FLASK_DEV) db upgrade
+
+# make create-admin USERNAME=jane (asks for the password)
+create-admin: migrate
+	@test -n "$(USERNAME)" || { echo "usage: make create-admin USERNAME=name"; exit 2; }
+	$(FLASK_DEV) create-admin $(USERNAME)
+
+# make audit-verify [ANCHOR=ID:HASH]
+audit-verify: install
+	$(FLASK_DEV) audit verify $(if $(ANCHOR),--anchor $(ANCHOR))
+
+audit-anchor: install
+	$(FLASK_DEV) audit anchor
+
+# make seed-demo [SESSIONS=30] (asks for the demo staff's password)
+SESSIONS ?= 30
+seed-demo: migrate
+	$(FLASK_DEV) seed-demo --sessions $(SESSIONS)
 
 # The unit suite, then the browser journeys (skipped with a reason where Chromium is missing).
 test: test-unit test-browser

@@ -17,6 +17,7 @@ from clinic.audit.services import (
     verify_chain,
 )
 from clinic.auth.models import Role, User
+from clinic.cli_checks import needs_schema
 from clinic.demo import seed_demo_command
 from clinic.extensions import db
 from clinic.staff.services import StaffDetails, StaffError, create_user, generate_temporary_password
@@ -29,6 +30,7 @@ audit_cli = AppGroup("audit", help="The audit trail.")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--full-name", default="Administrator", show_default=True)
 @click.option("--must-change/--no-must-change", default=False, show_default=True)
+@needs_schema
 def create_admin(username: str, password: str, full_name: str, must_change: bool) -> None:
     """Create an admin account (for scripted set-up)."""
     try:
@@ -46,6 +48,7 @@ def create_admin(username: str, password: str, full_name: str, must_change: bool
 
 
 @click.command("bootstrap-admin")
+@needs_schema
 def bootstrap_admin() -> None:
     """On a database without users, create `admin` with a one-time password printed here."""
     if db.session.scalar(sa.select(sa.func.count()).select_from(User)):
@@ -75,6 +78,7 @@ def bootstrap_admin() -> None:
     metavar="ID:HASH",
     help="A head printed earlier by `flask audit anchor`; the trail must still hold it.",
 )
+@needs_schema
 def audit_verify(anchors: tuple[str, ...]) -> None:
     """Check the whole chain; exit 1 and name the first broken event if it was tampered with."""
     try:
@@ -92,6 +96,7 @@ def audit_verify(anchors: tuple[str, ...]) -> None:
 
 
 @audit_cli.command("anchor")
+@needs_schema
 def audit_anchor() -> None:
     """Verify, then print the head to keep outside the database (for `verify --anchor`)."""
     _verified_or_exit()

@@ -92,7 +92,11 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         config["AUDIT_KEY"] = config["AUDIT_KEY"] or _instance_secret(instance_path, "audit_key")
     for key in ("SECRET_KEY", "AUDIT_KEY"):
         if not config.get(key):
-            raise ConfigError(f"{key} must be set in the environment in production")
+            raise ConfigError(
+                f"{key} must be set in the environment in production (CLINIC_ENV is "
+                f"{env!r}; on a development machine set CLINIC_ENV=development, as the make "
+                "targets do)"
+            )
         if production and len(str(config[key])) < 32:
             raise ConfigError(f"{key} must be at least 32 characters in production")
     return config

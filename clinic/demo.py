@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from clinic.auth.models import Role, User
+from clinic.cli_checks import needs_schema
 from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.patients.models import Indication, Patient, Sex
@@ -228,6 +229,7 @@ def _chart_session(
     hide_input=True,
     help="Password of the demo nurse and clinician (at least 12 characters).",
 )
+@needs_schema
 def seed_demo_command(sessions: int, password: str) -> None:
     """Create demo staff and a demo patient with SESSIONS weekly sessions (not in production)."""
     if current_app.config["CLINIC_ENV"] == "production":

@@ -1,8 +1,8 @@
 """Form fields rendered with the same HTML as WTForms, without its per-attribute formatter.
 
 WTForms 3 writes every attribute of every input, label and option through `Markup.format`, i.e.
-Python's `string.Formatter`. The chart renders about a hundred fields, and that formatter alone
-was a quarter of the time of a chart view in `make bench`. `html_params` below produces the same
+Python's `string.Formatter`. The chart renders about a hundred fields, so that formatter weighs on
+every chart view (bench/README.md has the measurement). `html_params` below produces the same
 attributes, escaped the same way (tests/test_form_rendering.py compares the two), with one
 f-string per attribute. WTForms looks the function up as a module global and as a widget class
 attribute, so both are pointed at it once, when the app is created.

@@ -44,6 +44,7 @@ LAYERS: dict[str, int] = {
     "clinic.review": 5,
     "clinic.main": 5,
     # tools that drive the features from the command line
+    "clinic.cli_checks": 6,
     "clinic.demo": 6,
     "clinic.cli": 6,
     # the application factory, which wires everything together

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 
+from clinic import create_app
 from clinic.auth.models import Role, User
 from clinic.config import ConfigError, build_config
-from tests.conftest import login
+from clinic.extensions import db as _db
+from tests.conftest import BASE_CONFIG, login
 
 ADMIN_PASSWORD = "scripted-admin-password-1"
 
@@ -125,3 +132,36 @@ def test_development_generates_and_keeps_its_keys(clean_environment, tmp_path):
     assert first["SECRET_KEY"] != first["AUDIT_KEY"]
     assert (first["SECRET_KEY"], first["AUDIT_KEY"]) == (second["SECRET_KEY"], second["AUDIT_KEY"])
     assert first["SESSION_COOKIE_SECURE"] is False
+
+
+def create_app_for(database_url: str) -> Flask:
+    return create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url})
+
+
+def test_a_command_on_an_unmigrated_database_says_so_in_one_line(tmp_path):
+    empty = create_app_for(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    with empty.app_context():
+        result = empty.test_cli_runner().invoke(args=["audit", "verify"])
+        _db.session.remove()
+        _db.engine.dispose()
+    assert result.exit_code == 1
+    assert "no clinic tables yet: run `make migrate`" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_the_entry_point_without_its_keys_stops_with_one_line(clean_environment, tmp_path):
+    environment = {**os.environ, "CLINIC_ENV": "production"}
+    completed = subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 1
+    assert completed.stderr.strip().splitlines() == [
+        "clinic: SECRET_KEY must be set in the environment in production (CLINIC_ENV is "
+        "'production'; on a development machine set CLINIC_ENV=development, as the make "
+        "targets do)"
+    ]

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from clinic.auth.models import Role
-from clinic.review import trends
 from clinic.patients.models import Indication
+from clinic.review import trends
 from clinic.sessions.models import Dissociation, Instrument, Method, Nausea, Route, ScoreTiming
 from clinic.sessions.services.voiding import void_entry
 from tests.conftest import PASSWORD

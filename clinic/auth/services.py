@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,14 +16,10 @@ from clinic.extensions import db
 from clinic.field_errors import FieldError
 
 
-class LoginOutcome(enum.StrEnum):
-    OK = "ok"
-    FAILED = "failed"
-
-
 @dataclass(frozen=True)
 class LoginResult:
-    outcome: LoginOutcome
+    """The signed-in user, or None: the page says the same whatever the reason."""
+
     user: User | None = None
 
 
@@ -54,7 +49,7 @@ def authenticate(username: str, password: str) -> LoginResult:
             entity="user",
             changes={"reason": "unknown username"},
         )
-        return LoginResult(LoginOutcome.FAILED)
+        return LoginResult()
     if not user.active or user.is_locked(now) or not password_ok:
         reason = (
             "inactive" if not user.active else "locked" if user.is_locked(now) else "bad password"
@@ -68,12 +63,12 @@ def authenticate(username: str, password: str) -> LoginResult:
             entity_id=user.id,
             changes={"reason": reason, "failed_login_count": user.failed_login_count},
         )
-        return LoginResult(LoginOutcome.FAILED)
+        return LoginResult()
     user.failed_login_count = 0
     user.locked_until = None
     user.last_login_at = now
     record_audit_event(actor_id=user.id, action="login", entity="user", entity_id=user.id)
-    return LoginResult(LoginOutcome.OK, user)
+    return LoginResult(user)
 
 
 def _count_failure(user: User) -> None:

@@ -39,7 +39,7 @@ def _is_running(infusion_session: InfusionSession) -> bool:
 def build_board() -> Board:
     now = utcnow()
     local_midnight = datetime.combine(local_now().date(), time.min, tzinfo=clinic_zone())
-    interval = int(current_app.config["VITALS_SCHEDULE"].get("interval_minutes", 15))
+    interval = int(current_app.config["VITALS_SCHEDULE"]["interval_minutes"])
 
     # max() keeps the column's type, so the value comes back as an aware UTC datetime.
     last_entry = (

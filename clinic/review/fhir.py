@@ -535,8 +535,3 @@ def build_bundle(record: PatientRecord) -> dict[str, Any]:
         "timestamp": instant(utcnow()),
         "entry": entries,
     }
-
-
-def export_patient_bundle(patient: Patient) -> str:
-    """The bundle as JSON text, decimals exact."""
-    return dumps(build_bundle(load_patient_record(patient)))

@@ -9,8 +9,8 @@ from sqlalchemy.orm import joinedload
 from clinic.extensions import db
 from clinic.sessions.models import InfusionSession, SessionStatus
 
-# Built once: every chart request runs them, and building a select with its loader options cost
-# about as much as running it.
+# Built once: every chart request runs them, and building a select with its loader options is
+# not much cheaper than running it.
 SESSION_WITH_HEADER = (
     sa.select(InfusionSession)
     .where(InfusionSession.id == sa.bindparam("session_id"))

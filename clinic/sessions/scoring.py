@@ -44,7 +44,6 @@ PHQ9_BANDS: tuple[tuple[int, str], ...] = (
 
 PHQ9_MAX_TOTAL = 27
 PAIN_MIN, PAIN_MAX = 0, 10
-PAIN_ANCHORS = {0: "no pain", 10: "worst imaginable"}
 
 
 def _check_phq9_answers(answers: Sequence[int]) -> None:

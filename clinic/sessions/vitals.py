@@ -28,17 +28,6 @@ PLAUSIBLE: dict[str, tuple[Decimal, Decimal]] = {
     "pain_nrs": (Decimal(0), Decimal(10)),
 }
 
-VITAL_FIELDS = (
-    "systolic_bp",
-    "diastolic_bp",
-    "heart_rate",
-    "spo2",
-    "respiratory_rate",
-    "temperature_c",
-    "sedation_moaas",
-    "pain_nrs",
-)
-
 
 def implausibility(field: str, value: int | Decimal | None) -> str | None:
     """The message for a value outside physiological plausibility, or None."""
@@ -107,10 +96,10 @@ def next_vitals_due(
     ended = infusion_session.discharged_at or infusion_session.cancelled_at
     if infusion_session.is_signed or ended:
         return None
-    interval = timedelta(minutes=int(schedule.get("interval_minutes", 15)))
+    interval = timedelta(minutes=int(schedule["interval_minutes"]))
     taken = [e.occurred_at for e in entries if not e.is_voided]
     dosing_from = first_dosing_time(administrations)
-    if not taken and schedule.get("baseline_before_dosing", True):
+    if not taken and schedule["baseline_before_dosing"]:
         # A baseline belongs before the first dose; once dosing has begun without one it is late.
         return VitalsDue(
             due_at=dosing_from,
