@@ -16,6 +16,7 @@ from clinic.sessions.guards import (
     lock_session_for_change,
 )
 from clinic.sessions.models import InfusionSession, SessionStatus
+from tests.factories import make_patient, open_session_for
 
 MISSING = 987_654
 
@@ -30,7 +31,8 @@ def mark_signed_behind_the_orm(db, session_id: int) -> None:
     )
 
 
-def test_locking_an_unknown_session_names_the_missing_id(app):
+def test_locking_an_unknown_session_names_the_missing_id(charting):
+    """Another session exists: the lock reads the one asked for, not any row."""
     with pytest.raises(SessionNotFoundError) as lookup:
         lock_session(MISSING)
     assert lookup.value.args == (MISSING,)
@@ -39,10 +41,12 @@ def test_locking_an_unknown_session_names_the_missing_id(app):
     assert change.value.args == (MISSING,)
 
 
-def test_an_open_session_is_returned_for_a_change(charting):
-    infusion_session = charting["session"]
-    assert lock_session(infusion_session.id) is infusion_session
-    assert lock_session_for_change(infusion_session.id) is infusion_session
+def test_each_session_is_locked_by_its_own_id(charting):
+    first = charting["session"]
+    second = open_session_for(make_patient(), charting["nurse"], charting["clinician"])
+    assert lock_session(second.id) is second
+    assert lock_session_for_change(second.id) is second
+    assert lock_session_for_change(first.id) is first
 
 
 def test_a_signed_session_is_locked_but_refuses_a_change(db, charting):
