@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from clinic.auth.models import Role
 from clinic.extensions import db
 from clinic.review import history
+from clinic.review.history_filters import HistoryFilters
 from clinic.sessions.models import Dissociation, MonitoringEntry, Nausea, Phase
 from clinic.sessions.vitals import abnormal_flags
 from tests.factories import insert_session, make_patient
@@ -133,7 +134,7 @@ def test_history_flags_and_adverse_findings_equal_judging_every_entry(
     thresholds = {**history.DEFAULT_ADVERSE_RULES, **app.config["VITALS_FLAGS"]}
 
     page = history.load_history_page(
-        patient_id, history.HistoryFilters(), app.config["VITALS_FLAGS"], per_page=100
+        patient_id, HistoryFilters(), app.config["VITALS_FLAGS"], page=1, per_page=100
     )
 
     entries: dict[int, list[MonitoringEntry]] = {session_id: [] for session_id in ids}

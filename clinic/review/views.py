@@ -18,6 +18,7 @@ from clinic.review import history, trends
 from clinic.review.blueprint import bp
 from clinic.review.csv_export import sessions_csv
 from clinic.review.fhir import build_bundle, dumps, load_patient_record
+from clinic.review.history_filters import parse_filters
 from clinic.sessions.models import Route
 from clinic.sessions.services.scores import latest_risk_score
 
@@ -26,7 +27,7 @@ from clinic.sessions.services.scores import latest_risk_score
 @roles_required(*CLINICAL_ROLES)
 def history_page(patient_id: int) -> str:
     patient = db.get_or_404(Patient, patient_id)
-    filters, filter_errors = history.parse_filters(request.args)
+    filters, filter_errors = parse_filters(request.args)
     # Everything the page shows is read first, as plain rows, so the audit commit below neither
     # waits on these reads nor expires anything the template would then reload row by row.
     sessions = history.load_history_page(
