@@ -242,6 +242,36 @@ def test_rewriting_an_entry_and_the_signature_digest_together_is_still_detected(
 
 
 @pytest.mark.parametrize(
+    "forgery",
+    [
+        "signer_name = 'Dr Someone Else'",
+        "signer_credentials = 'PhD'",
+        "meaning = 'Approved'",
+        "signed_at = signed_at - interval '1 day'",
+        "signer_id = {other}",
+    ],
+)
+def test_a_forged_signer_meaning_or_time_no_longer_matches(
+    client, db, login_as, make_user, forgery
+):
+    clinician = login_as(Role.CLINICIAN)
+    other = make_user(Role.CLINICIAN)
+    session_id = ready_session(client, db, clinician)
+    assert sign(client, session_id).status_code == 302
+    page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
+    assert 'data-testid="signature-match"' in page
+
+    if "interval" in forgery and db.engine.dialect.name == "sqlite":
+        forgery = "signed_at = datetime(signed_at, '-1 day')"
+    db.session.execute(sa.text(f"UPDATE signature SET {forgery.format(other=other.id)}"))
+    db.session.commit()
+
+    page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
+    assert 'data-testid="signature-mismatch"' in page
+    assert 'data-testid="signature-match"' not in page
+
+
+@pytest.mark.parametrize(
     "table", ["patient", "infusion_session", "monitoring_entry", "signature", "addendum"]
 )
 def test_the_database_refuses_to_delete_clinical_rows(client, db, login_as, table):

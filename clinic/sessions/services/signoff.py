@@ -6,6 +6,7 @@ change a session takes is an addendum."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -110,6 +111,9 @@ def sign_session(actor: User, session_id: int, password: str) -> Signature:
             "signature_id": signature.id,
             "meaning": signature.meaning,
             "content_digest": signature.content_digest,
+            "signer_name": signature.signer_name,
+            "signer_credentials": signature.signer_credentials,
+            "signed_at": signature.signed_at.isoformat(),
         },
     )
     return signature
@@ -128,13 +132,29 @@ def record_failed_signature(actor: User, session_id: int, patient_id: int | None
     )
 
 
+def _sealed_fields(signature: Signature) -> dict[str, Any]:
+    """What the signature row shows, as the signing's audit event is expected to have sealed it."""
+    return {
+        "signature_id": signature.id,
+        "meaning": signature.meaning,
+        "content_digest": signature.content_digest,
+        "signer_name": signature.signer_name,
+        "signer_credentials": signature.signer_credentials,
+        "signed_at": signature.signed_at.isoformat(),
+    }
+
+
 def signature_matches(signature: Signature) -> bool:
-    """The record still hashes to what was signed, as stored on the signature and as sealed in
-    the HMAC-chained audit event of the signing: rewriting an entry and the signature's digest
-    together would still differ from the trail (whose own integrity `flask audit verify` checks).
+    """The record still hashes to what was signed, and the signature still says who signed it,
+    when and meaning what, as sealed in the HMAC-chained audit event of the signing.
+
+    Rewriting an entry and the signature's digest together would still differ from the trail
+    (whose own integrity `flask audit verify` checks); so would a forged signer or meaning.
+    Signatures sealed before the signer's name and time were part of the event are checked on
+    what their event holds (signer, meaning, digest).
     """
-    sealed = db.session.scalar(
-        sa.select(AuditEvent.changes)
+    sealed = db.session.execute(
+        sa.select(AuditEvent.actor_id, AuditEvent.changes)
         .where(
             AuditEvent.action == "session_signed",
             AuditEvent.entity == "infusion_session",
@@ -142,10 +162,18 @@ def signature_matches(signature: Signature) -> bool:
         )
         .order_by(AuditEvent.id.desc())
         .limit(1)
+    ).one_or_none()
+    if sealed is None or sealed.actor_id != signature.signer_id:
+        return False
+    event = json.loads(sealed.changes)
+    shown = _sealed_fields(signature)
+    if any(event[name] != shown[name] for name in shown if name in event):
+        return False
+    return (
+        content_digest(signature.session_id)
+        == signature.content_digest
+        == event.get("content_digest")
     )
-    sealed_digest = json.loads(sealed).get("content_digest") if sealed else None
-    current = content_digest(signature.session_id)
-    return current == signature.content_digest == sealed_digest
 
 
 def add_addendum(
