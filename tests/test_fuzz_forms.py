@@ -27,10 +27,11 @@ from clinic.patients.models import Patient
 from clinic.sessions.models import (
     Administration,
     InfusionSession,
+    Instrument,
     MonitoringEntry,
     Score,
 )
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, server_url
 from tests.factories import make_ready_to_sign, open_session_for, seed_chart_records, sign
 
 SCRIPT = "<script>alert(1)</script>"
@@ -162,6 +163,11 @@ def _form_fields(client: FlaskClient, page: str, action: str) -> dict[str, str]:
     raise AssertionError(f"{page} has no form posting to {action}")
 
 
+# Each instrument's own range (REFERENCE.md "Scales"): a pain score of 12 is not plausible because
+# a PHQ-9 total may reach 27.
+SCORE_RANGES = {Instrument.PHQ9: (0, 27), Instrument.PAIN_NRS: (0, 10)}
+
+
 def _assert_nothing_invalid_stored() -> None:
     db.session.rollback()  # read what the requests committed, not a stale snapshot
     ranges = {
@@ -185,7 +191,8 @@ def _assert_nothing_invalid_stored() -> None:
         for amount in (administration.dose_amount, administration.rate_amount):
             assert amount is None or (amount.is_finite() and amount > 0), amount
     for score in db.session.scalars(sa.select(Score)):
-        assert score.total is None or 0 <= score.total <= 27
+        low, high = SCORE_RANGES[score.instrument]
+        assert low <= score.total <= high, (score.instrument, score.total)
     today = date.today()
     for patient in db.session.scalars(sa.select(Patient)):
         assert patient.date_of_birth <= today + timedelta(days=1), patient.date_of_birth
@@ -232,17 +239,50 @@ def _login_with_csrf(client: FlaskClient, username: str) -> None:
     assert response.status_code == 302, response.get_data(as_text=True)[-1000:]
 
 
-def test_nul_byte_in_text_is_refused_without_error_on_every_database(
+def _assert_refused_with_a_message(response: Any) -> None:
+    body = response.get_data(as_text=True)
+    assert response.status_code in (400, 422), response.status_code
+    assert re.search(r"character", body, re.I), body[-2000:]  # says what was wrong
+
+
+@pytest.mark.xfail(
+    server_url() is None,
+    reason=(
+        "DESIGN.md §6: text fields refuse control characters on every database. Only "
+        "PostgreSQL refuses a NUL byte (errors.py maps its DataError to a 400); SQLite stores "
+        "it, as no form or service checks text for control characters."
+    ),
+    strict=True,
+)
+def test_nul_byte_in_text_is_refused_with_a_message_and_nothing_stored_on_every_database(
     client: FlaskClient, clinic: Clinic
 ) -> None:
-    """PostgreSQL cannot store NUL in text: that was a 500 before errors.py mapped it to 400."""
+    """PostgreSQL cannot store NUL in text: that was a 500 before errors.py mapped it to 400.
+
+    Each form is otherwise valid, so the NUL byte is the only reason left to refuse it.
+    """
     _login_with_csrf(client, clinic.users["nurse"].username)
     action = f"/sessions/{clinic.records['session']}/monitoring"
     fields = _form_fields(client, f"/sessions/{clinic.records['session']}", action)
-    response = client.post(action, data={**fields, "note": "a\x00b"})
-    assert response.status_code in (302, 400, 422), response.status_code
+    entries_before = db.session.scalar(sa.select(sa.func.count()).select_from(MonitoringEntry))
+    response = client.post(action, data={**fields, "heart_rate": "72", "note": "a\x00b"})
+    _assert_refused_with_a_message(response)
+    db.session.rollback()
+    entries = db.session.scalar(sa.select(sa.func.count()).select_from(MonitoringEntry))
+    assert entries == entries_before
+
     action = "/patients/new"
     fields = _form_fields(client, action, action)
-    response = client.post(action, data={**fields, "family_name": "Doe\x00", "mrn": "NUL-1"})
-    assert response.status_code in (200, 302, 400, 422), response.status_code
+    patient = {
+        "mrn": "NUL-1",
+        "family_name": "Doe\x00",
+        "given_name": "Jane",
+        "date_of_birth": "1980-04-12",
+        "sex": "female",
+        "indication": "depression",
+    }
+    response = client.post(action, data={**fields, **patient})
+    _assert_refused_with_a_message(response)
+    db.session.rollback()
+    assert db.session.scalar(sa.select(Patient).where(Patient.mrn == "NUL-1")) is None
     _assert_nothing_invalid_stored()
