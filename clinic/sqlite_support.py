@@ -1,4 +1,5 @@
-"""SQLite behaviour the app relies on: foreign keys, WAL, and writes that queue instead of failing.
+"""SQLite behaviour the app relies on: foreign keys, WAL, delete triggers that a REPLACE fires
+too, and writes that queue instead of failing.
 
 Every transaction on SQLite starts with BEGIN IMMEDIATE, so writers take the database lock up
 front and wait for it (busy timeout) rather than fail half-way with "database is locked". That is
@@ -25,6 +26,9 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")
+    # A REPLACE deletes the row it collides with; only with this on does that delete fire the
+    # tables' DELETE triggers (the migrations also refuse such collisions on any connection).
+    cursor.execute("PRAGMA recursive_triggers = ON")
     cursor.close()
 
 
