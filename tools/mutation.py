@@ -56,13 +56,14 @@ MODULES: dict[str, Target] = {
         (
             "tests/test_vital_limits.py",
             "tests/test_flag_directions.py",
+            "tests/test_service_rules.py",
             "tests/test_monitoring.py",
             "tests/test_patient_history_flags.py",
         ),
     ),
     "scoring": Target(
         "clinic/sessions/scoring.py",
-        ("tests/test_scores.py", "tests/test_flag_directions.py"),
+        ("tests/test_scores.py", "tests/test_flag_directions.py", "tests/test_service_rules.py"),
     ),
     "digest": Target(
         "clinic/sessions/digest.py",
