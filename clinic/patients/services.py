@@ -176,7 +176,7 @@ def register_patient(actor: User, data: PatientData, submission_key: str | None 
         entity="patient",
         entity_id=patient.id,
         patient_id=patient.id,
-        changes=snapshot(patient),
+        changes={**snapshot(patient), "created_at": patient.created_at.isoformat()},
     )
     return patient
 

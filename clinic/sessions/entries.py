@@ -72,9 +72,18 @@ def store_entry(
         entity=entity,
         entity_id=entry_id,
         patient_id=patient_id,
-        changes=changes,
+        changes={**changes, **_system_time(entry)},
     )
     return Saved(entry)
+
+
+def _system_time(entry: Any) -> dict[str, str]:
+    """When the entry was stored (shown on the chart next to who recorded it), for the trail."""
+    return {
+        name: getattr(entry, name).isoformat()
+        for name in ("recorded_at", "created_at")
+        if getattr(entry, name, None) is not None
+    }
 
 
 def audit_values(details: Any) -> dict[str, Any]:

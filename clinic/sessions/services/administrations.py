@@ -129,6 +129,10 @@ def record_infusion_event(
         event,
         patient_id=infusion_session.patient_id,
         action="infusion_event_recorded",
-        changes={"administration_id": [None, administration.id], **audit_values(details)},
+        changes={
+            "session_id": [None, infusion_session.id],
+            "administration_id": [None, administration.id],
+            **audit_values(details),
+        },
         submission_key=submission_key,
     )

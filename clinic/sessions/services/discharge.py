@@ -142,6 +142,7 @@ def record_checklist(
         patient_id=infusion_session.patient_id,
         action="checklist_recorded",
         changes={
+            "session_id": infusion_session.id,
             "item": item.code,
             "done": done,
             "not_done_reason": completion.not_done_reason,

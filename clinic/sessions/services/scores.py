@@ -48,13 +48,16 @@ def _add_score(
         recorded_by_id=actor.id,
     )
     changes: dict[str, Any] = {
+        "session_id": infusion_session.id,
         "instrument": instrument.value,
         "timing": timing.value,
         "occurred_at": occurred_at.isoformat(),
+        "answers": answers,
         "total": total,
+        "risk_flag": risk_flag,
     }
     if instrument == Instrument.PHQ9:
-        changes.update(answers=answers, band=phq9_band(total), risk_flag=risk_flag)
+        changes["band"] = phq9_band(total)
     return store_entry(
         actor,
         score,

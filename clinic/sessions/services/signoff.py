@@ -213,6 +213,6 @@ def add_addendum(
         addendum,
         patient_id=infusion_session.patient_id,
         action="addendum_added",
-        changes={"text": text, "reason": reason},
+        changes={"session_id": infusion_session.id, "text": text, "reason": reason},
         submission_key=submission_key,
     )
