@@ -15,6 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 BUSY_TIMEOUT_MS = 30_000
+# An execution option for a transaction that only reads, across many statements (`flask audit
+# verify`): a deferred BEGIN, which in WAL mode reads one snapshot and lets writers go on.
+READ_SNAPSHOT = "clinic_read_snapshot"
 
 
 def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -34,7 +37,8 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _on_begin(connection: sa.Connection) -> None:
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_SNAPSHOT, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def install_sqlite_hooks() -> None:

@@ -19,6 +19,7 @@ import urllib.parse
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -236,8 +237,10 @@ def seed_clinic(
     so that only the signature is missing.
     """
     from clinic.auth.models import Role
+    from clinic.patients.models import Indication, Sex
+    from clinic.patients.services import PatientData, register_patient
     from tests.conftest import PASSWORD
-    from tests.factories import make_patient, make_ready_to_sign, open_session_for
+    from tests.factories import make_ready_to_sign, open_session_for
 
     def staff(role: Role, n: int) -> Any:
         from clinic.staff.services import StaffDetails, create_user
@@ -263,7 +266,20 @@ def seed_clinic(
             clinician_users = [staff(Role.CLINICIAN, n) for n in range(clinicians)]
             opened = []
             for n in range(sessions):
-                patient = make_patient(family_name=f"Reliability{n}")
+                # Registered, not inserted: `flask audit verify` finds a row without its trail.
+                patient = register_patient(
+                    nurse_users[0],
+                    PatientData(
+                        mrn=f"REL-{n:04d}-{secrets.token_hex(2)}",
+                        family_name=f"Reliability{n}",
+                        given_name="Jane",
+                        date_of_birth=date(1980, 5, 17),
+                        sex=Sex.FEMALE,
+                        allergies="Penicillin",
+                        indication=Indication.FIBROMYALGIA,
+                    ),
+                )
+                db.session.commit()
                 opened.append(
                     open_session_for(
                         patient, nurse_users[n % nurses], clinician_users[n % clinicians]
