@@ -84,6 +84,10 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         },
         # When the next vitals are due: a baseline before dosing, then every interval.
         "VITALS_SCHEDULE": {"baseline_before_dosing": True, "interval_minutes": 15},
+        # New passwords (clinic/auth/passwords.py): the zxcvbn score to reach (0-4), and how many
+        # of a person's latest passwords, the current one included, may not come back.
+        "PASSWORD_MIN_SCORE": _int_env("PASSWORD_MIN_SCORE", 3),
+        "PASSWORD_HISTORY": _int_env("PASSWORD_HISTORY", 5),
     }
     config.update(overrides)
 

@@ -153,7 +153,7 @@ def test_staff_form_without_csrf_token_is_refused_and_writes_nothing(
         "full_name": "Forged Account",
         "credentials": "",
         "role": "admin",
-        "password": "independent-pass-123",
+        "password": "independent-harbour-pass-123",
     }
     response = client.post("/staff/new", data=data)
     assert response.status_code == 400

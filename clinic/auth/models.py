@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic.database import UTCDateTime, utcnow
 from clinic.extensions import db
@@ -85,6 +85,22 @@ class User(db.Model):
 
 # Usernames are unique whatever their case: "JSmith" and "jsmith" are one person.
 sa.Index("uq_user_account_username_lower", sa.func.lower(User.username), unique=True)
+
+
+class PasswordHistory(db.Model):
+    """The hashes of a person's latest passwords, the current one included, so that none of them
+    comes back (PASSWORD_HISTORY of them are kept; older ones are deleted, as hashes of old
+    passwords are worth nothing to the clinic and something to whoever copies the database)."""
+
+    __tablename__ = "password_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    user: Mapped[User] = relationship()
+
 
 # Run on every request (Flask-Login's user loader): built once, not at each request. A
 # deactivated account loads as nobody, so its open sessions end at their next request.

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from clinic.audit.services import record_audit_event
-from clinic.auth.models import User
+from clinic.auth.models import PasswordHistory, User
 from clinic.auth.passwords import hash_password, password_problems, verify_password
 from clinic.database import utcnow
 from clinic.extensions import db
@@ -110,6 +110,35 @@ class PasswordChangeError(FieldError):
         super().__init__(message, field)
 
 
+def set_password(user: User, password: str) -> None:
+    """Store a password: its hash on the account and at the head of the account's history, which
+    keeps the latest PASSWORD_HISTORY hashes. The one way a password is stored."""
+    user.password_hash = hash_password(password)
+    db.session.add(PasswordHistory(user=user, password_hash=user.password_hash))
+    db.session.flush()
+    kept = current_app.config["PASSWORD_HISTORY"]
+    older = db.session.scalars(
+        sa.select(PasswordHistory.id)
+        .where(PasswordHistory.user_id == user.id)
+        .order_by(PasswordHistory.id.desc())
+        .offset(max(kept, 1))
+    ).all()
+    if older:
+        db.session.execute(sa.delete(PasswordHistory).where(PasswordHistory.id.in_(older)))
+
+
+def password_was_used(user: User, password: str) -> bool:
+    """Whether the password is the current one or one of the latest before it."""
+    recent = db.session.scalars(
+        sa.select(PasswordHistory.password_hash)
+        .where(PasswordHistory.user_id == user.id)
+        .order_by(PasswordHistory.id.desc())
+        .limit(max(current_app.config["PASSWORD_HISTORY"], 1))
+    ).all()
+    hashes = dict.fromkeys([user.password_hash, *recent])
+    return any(verify_password(old_hash, password) for old_hash in hashes)
+
+
 def change_password(user: User, current_password: str, new_password: str) -> None:
     if not verify_password(user.password_hash, current_password):
         raise PasswordChangeError("current_password", "The current password is not correct.")
@@ -117,10 +146,16 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
         raise PasswordChangeError(
             "new_password", "Choose a password different from the current one."
         )
-    problems = password_problems(new_password, user.username)
+    problems = password_problems(new_password, user.username, user.full_name)
     if problems:
         raise PasswordChangeError("new_password", " ".join(problems))
-    user.password_hash = hash_password(new_password)
+    if password_was_used(user, new_password):
+        raise PasswordChangeError(
+            "new_password",
+            "You used this password before: choose one you have not used for this account "
+            f"(the last {current_app.config['PASSWORD_HISTORY']} may not come back).",
+        )
+    set_password(user, new_password)
     user.must_change_password = False
     user.rotate_session_token()
     record_audit_event(

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from clinic.audit.services import diff, record_audit_event
 from clinic.auth.models import Role, User
-from clinic.auth.passwords import hash_password, password_problems
-from clinic.auth.services import find_user_by_username
+from clinic.auth.passwords import password_problems
+from clinic.auth.services import find_user_by_username, set_password
 from clinic.extensions import db
 from clinic.field_errors import FieldError
 
@@ -35,8 +35,8 @@ def generate_temporary_password() -> str:
     return secrets.token_urlsafe(12)
 
 
-def _check_password(password: str, username: str) -> None:
-    problems = password_problems(password, username)
+def _check_password(password: str, username: str, full_name: str) -> None:
+    problems = password_problems(password, username, full_name)
     if problems:
         raise StaffError(" ".join(problems), field="password")
 
@@ -52,17 +52,16 @@ def create_user(
     username = username.strip()
     if find_user_by_username(username) is not None:
         raise StaffError("This username is taken.", field="username")
-    _check_password(password, username)
+    _check_password(password, username, details.full_name.strip())
     user = User(
         username=username,
         full_name=details.full_name.strip(),
         credentials=details.credentials.strip(),
         role=details.role,
-        password_hash=hash_password(password),
         must_change_password=must_change_password,
     )
     db.session.add(user)
-    db.session.flush()
+    set_password(user, password)
     record_audit_event(
         actor_id=actor.id if actor else None,
         action="staff_created",
@@ -112,8 +111,8 @@ def update_user(actor: User, user: User, details: StaffDetails) -> None:
 
 
 def reset_password(actor: User, user: User, temporary_password: str) -> None:
-    _check_password(temporary_password, user.username)
-    user.password_hash = hash_password(temporary_password)
+    _check_password(temporary_password, user.username, user.full_name)
+    set_password(user, temporary_password)
     user.must_change_password = True
     user.failed_login_count = 0
     user.locked_until = None
