@@ -337,6 +337,22 @@ def tampered(table: sa.Table, row_id: int, column: str, value: Any) -> Iterator[
         write(table, value if column == "id" else row_id, column, original)
 
 
+@contextmanager
+def written_raw(table: str, row_id: int, column: str, value: str) -> Iterator[None]:
+    """A value stored as given, past the column type's own checks (as the sqlite3 shell would)."""
+    select = sa.text(f"SELECT {column} FROM {table} WHERE id = :id")
+    update = sa.text(f"UPDATE {table} SET {column} = :value WHERE id = :id")
+    original = _db.session.scalar(select, {"id": row_id})
+    _db.session.execute(update, {"id": row_id, "value": value})
+    _db.session.commit()
+    try:
+        yield
+    finally:
+        _db.session.rollback()
+        _db.session.execute(update, {"id": row_id, "value": original})
+        _db.session.commit()
+
+
 # --- intact -------------------------------------------------------------------------------------
 
 
@@ -534,6 +550,32 @@ def test_a_signed_session_changed_after_signing_is_reported(record, runner):
         line.startswith(f"record BROKEN: infusion_session {record.signed} {SIGNATURE_BROKEN}")
         for line in lines
     )
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "sqlite_only"),
+    [
+        ("phase", "bogus", False),  # not a member of its enum
+        ("occurred_at", "not a time", True),
+        ("temperature_c", "warm", True),
+    ],
+)
+def test_a_value_its_column_cannot_hold_is_reported_not_a_crash(
+    record, runner, column, value, sqlite_only
+):
+    if sqlite_only and _db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL refuses the value itself")
+    entry = _db.session.scalar(
+        sa.text("SELECT min(id) FROM monitoring_entry WHERE session_id = :s"), {"s": record.signed}
+    )
+    with written_raw("monitoring_entry", entry, column, value):
+        code, lines = verify(runner)
+    assert code == 1
+    assert lines[0].startswith(f"record BROKEN: monitoring_entry {entry} {column} is {value}, ")
+    assert lines[1].startswith(
+        f"record BROKEN: infusion_session {record.signed} {SIGNATURE_BROKEN}"
+    )
+    assert len(lines) == 2
 
 
 def test_a_signed_session_with_its_digest_rewritten_is_reported(record, runner):
