@@ -54,8 +54,16 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         "CLINIC_TIMEZONE": os.environ.get("CLINIC_TIMEZONE", "America/New_York"),
         "IDLE_TIMEOUT_MINUTES": _int_env("IDLE_TIMEOUT_MINUTES", 15),
         "ABSOLUTE_SESSION_HOURS": _int_env("ABSOLUTE_SESSION_HOURS", 12),
+        # Failed sign-ins hold further attempts (clinic/auth/throttle.py): from the threshold's
+        # failure on (per username, per known device, per person re-entering a password; a higher
+        # one per client address), for a wait doubling from the first up to LOCKOUT_MINUTES.
+        # Counts are forgotten after a quiet spell; a device keeps knowing its accounts for days.
         "LOCKOUT_THRESHOLD": _int_env("LOCKOUT_THRESHOLD", 5),
         "LOCKOUT_MINUTES": _int_env("LOCKOUT_MINUTES", 15),
+        "LOCKOUT_ADDRESS_THRESHOLD": _int_env("LOCKOUT_ADDRESS_THRESHOLD", 20),
+        "LOCKOUT_FIRST_WAIT_SECONDS": _int_env("LOCKOUT_FIRST_WAIT_SECONDS", 30),
+        "LOCKOUT_FORGET_MINUTES": _int_env("LOCKOUT_FORGET_MINUTES", 60),
+        "KNOWN_DEVICE_DAYS": _int_env("KNOWN_DEVICE_DAYS", 90),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "20 per minute"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
@@ -71,6 +79,10 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         "HISTORY_PAGE_SIZE": _int_env("HISTORY_PAGE_SIZE", 25),
         # Werkzeug's scrypt with its default work factor; the test suite sets a cheaper one.
         "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
+        # New passwords (clinic/auth/passwords.py): the zxcvbn score to reach (0-4), and how many
+        # of a person's latest passwords, the current one included, may not come back.
+        "PASSWORD_MIN_SCORE": _int_env("PASSWORD_MIN_SCORE", 3),
+        "PASSWORD_HISTORY": _int_env("PASSWORD_HISTORY", 5),
         # Abnormal-value flags on the flowsheet (REFERENCE.md "Vital signs"): they flag, never
         # block. Strings so no threshold ever passes through a float.
         "VITALS_FLAGS": {
@@ -84,10 +96,6 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         },
         # When the next vitals are due: a baseline before dosing, then every interval.
         "VITALS_SCHEDULE": {"baseline_before_dosing": True, "interval_minutes": 15},
-        # New passwords (clinic/auth/passwords.py): the zxcvbn score to reach (0-4), and how many
-        # of a person's latest passwords, the current one included, may not come back.
-        "PASSWORD_MIN_SCORE": _int_env("PASSWORD_MIN_SCORE", 3),
-        "PASSWORD_HISTORY": _int_env("PASSWORD_HISTORY", 5),
     }
     config.update(overrides)
 

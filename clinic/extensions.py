@@ -11,7 +11,8 @@ from flask_wtf import CSRFProtect
 from clinic.database import Base
 
 
-def _client_address() -> str:
+def client_address() -> str:
+    """The request's client address (behind PROXY_FIX_X_FOR trusted proxies: the client's)."""
     return request.remote_addr or "unknown"
 
 
@@ -19,5 +20,5 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=_client_address)
+limiter = Limiter(key_func=client_address)
 bootstrap = Bootstrap5()

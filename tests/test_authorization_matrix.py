@@ -51,6 +51,7 @@ MATRIX: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "staff.reset_password": ({"user_id": "staff_member"}, ADMIN_ONLY),
     "staff.deactivate": ({"user_id": "staff_member"}, ADMIN_ONLY),
     "staff.reactivate": ({"user_id": "staff_member"}, ADMIN_ONLY),
+    "staff.clear_sign_in_holds": ({"user_id": "staff_member"}, ADMIN_ONLY),
     "patients.index": ({}, CLINICAL),
     "patients.new": ({}, CLINICAL),
     "review.history_page": ({"patient_id": "patient"}, CLINICAL),

@@ -20,7 +20,7 @@ from flask import Flask
 from werkzeug.security import generate_password_hash
 
 from clinic import create_app
-from clinic.auth.models import PasswordHistory, User
+from clinic.auth.models import PasswordHistory, SignInThrottle, User
 from clinic.auth.passwords import verify_password
 from clinic.database import UTCDateTime
 from clinic.extensions import db as _db
@@ -100,3 +100,68 @@ def test_the_password_history_starts_with_each_accounts_current_password(empty_a
     ]
     assert verify_password(rows[0].password_hash, PASSWORD)
     assert all(row.set_at.tzinfo is UTC for row in rows)
+
+
+def schema_objects_on_user_account() -> set[str]:
+    """The names of the triggers and indexes on user_account."""
+    with _db.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            names = conn.execute(
+                sa.text(
+                    "SELECT tgname FROM pg_trigger WHERE tgrelid = 'user_account'::regclass"
+                    " AND NOT tgisinternal UNION SELECT indexname FROM pg_indexes"
+                    " WHERE tablename = 'user_account'"
+                )
+            )
+        else:
+            names = conn.execute(
+                sa.text("SELECT name FROM sqlite_master WHERE tbl_name = 'user_account'")
+            )
+        return set(names.scalars()) - {"user_account"}
+
+
+def test_the_account_lock_columns_go_and_the_accounts_stay_whole(empty_app):
+    flask_migrate.upgrade(revision=revision_before("0008_sign_in_throttle"))
+    password_hash = generate_password_hash(PASSWORD, "scrypt:1024:8:1")
+    nurse = insert_user_of_0006("Nurse.Locked", password_hash)
+    with _db.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE user_account SET failed_login_count = 3, locked_until = :until"
+                " WHERE id = :id"
+            ).bindparams(sa.bindparam("until", type_=UTCDateTime())),
+            {"id": nurse, "until": datetime(2026, 1, 5, 9, 15, tzinfo=UTC)},
+        )
+    before = schema_objects_on_user_account()
+
+    flask_migrate.upgrade()
+
+    columns = {column["name"] for column in sa.inspect(_db.engine).get_columns("user_account")}
+    assert not {"failed_login_count", "locked_until"} & columns
+    # Dropped in place, not by rebuilding the table: its triggers and indexes are all there.
+    assert schema_objects_on_user_account() == before
+    assert "uq_user_account_username_lower" in before
+    with pytest.raises(sa.exc.IntegrityError):
+        insert_user_of_0008("nurse.locked")
+    user = _db.session.get(User, nurse)
+    assert (user.username, user.password_hash, user.active) == ("Nurse.Locked", password_hash, True)
+    assert _db.session.scalar(sa.select(sa.func.count()).select_from(SignInThrottle)) == 0
+
+
+def insert_user_of_0008(username: str) -> None:
+    with _db.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO user_account (username, full_name, credentials, role, password_hash,"
+                " active, must_change_password, session_token, created_at)"
+                " VALUES (:username, 'Other', '', 'nurse', 'x', :true, :false, :token,"
+                " :created_at)"
+            ).bindparams(sa.bindparam("created_at", type_=UTCDateTime())),
+            {
+                "username": username,
+                "true": True,
+                "false": False,
+                "token": uuid.uuid4().hex,
+                "created_at": datetime(2026, 1, 6, 9, 0, tzinfo=UTC),
+            },
+        )

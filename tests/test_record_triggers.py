@@ -186,8 +186,8 @@ def test_replace_of_a_user_is_refused_on_sqlite(shell, record):
     refused(
         shell,
         "INSERT OR REPLACE INTO user_account (username, full_name, credentials, role, "
-        "password_hash, active, must_change_password, failed_login_count, session_token, "
-        "created_at) SELECT upper(username), 'X', '', 'admin', 'x', 1, 0, 0, 'other-token', "
+        "password_hash, active, must_change_password, session_token, "
+        "created_at) SELECT upper(username), 'X', '', 'admin', 'x', 1, 0, 'other-token', "
         "created_at FROM user_account WHERE id = 1",
         "staff accounts are never deleted",
     )

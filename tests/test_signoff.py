@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from clinic.auth.models import Role, User
+from clinic.auth.models import Role, SignInThrottle, ThrottleScope
 from clinic.clinic_time import local_now
 from clinic.extensions import db as _db
 from clinic.sessions.digest import content_digest
@@ -123,7 +123,7 @@ def test_sign_off_refused_with_a_wrong_password(client, db, login_as):
     assert failed.actor_id == clinician.id and failed.entity_id == str(session_id)
 
 
-def test_five_wrong_passwords_at_sign_off_lock_the_account_and_sign_out(client, db, login_as):
+def test_five_wrong_passwords_at_sign_off_hold_her_sign_in_and_sign_out(client, db, login_as):
     clinician = login_as(Role.CLINICIAN)
     session_id = ready_session(client, db, clinician)
 
@@ -131,9 +131,13 @@ def test_five_wrong_passwords_at_sign_off_lock_the_account_and_sign_out(client, 
         assert sign(client, session_id, "not-the-password-at-all").status_code == 422
 
     db.session.expire_all()
-    assert db.session.get(User, clinician.id).locked_until is not None
+    [held] = db.session.scalars(
+        sa.select(SignInThrottle).where(SignInThrottle.scope == ThrottleScope.REAUTH)
+    ).all()
+    assert held.user_id == clinician.id and held.held_until is not None
     assert status(db, session_id) == SessionStatus.IN_PROGRESS
     assert client.get(f"/sessions/{session_id}").status_code == 302  # signed out
+    assert login(client, clinician.username).status_code == 200  # held, even on her device
 
 
 def test_nurse_cannot_sign(client, db, login_as):

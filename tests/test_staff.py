@@ -8,7 +8,9 @@ import pytest
 import sqlalchemy as sa
 
 from clinic.audit.models import AuditEvent
+from clinic.auth import throttle
 from clinic.auth.models import Role, User
+from clinic.database import utcnow
 from clinic.staff import services as staff_services
 from clinic.staff.services import StaffDetails
 from tests.conftest import login
@@ -157,17 +159,15 @@ def test_reset_password_makes_the_user_change_it_at_next_login(client, login_as,
     assert login(client, nurse.username, TEMPORARY).location == "/password"
 
 
-def test_reset_password_unlocks_a_locked_account(client, login_as, make_user, db):
-    from datetime import timedelta
-
-    from clinic.database import utcnow
-
+def test_reset_password_clears_the_failed_sign_ins(client, login_as, make_user, db):
     login_as(Role.ADMIN)
     nurse = make_user(Role.NURSE)
-    nurse.locked_until = utcnow() + timedelta(minutes=10)
+    for _ in range(5):
+        throttle.record_failure(throttle.account_key(nurse.username, nurse), utcnow())
     db.session.commit()
     client.post(f"/staff/{nurse.id}/password", data={"password": TEMPORARY})
-    assert get_user(db, nurse.username).locked_until is None
+    assert throttle.counts_of(get_user(db, nurse.username)) == []
+    assert len(audit_actions("sign_in_holds_cleared")) == 1
 
 
 def test_weak_reset_password_is_refused_with_a_message(client, login_as, make_user, db):

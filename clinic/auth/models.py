@@ -44,8 +44,6 @@ class User(db.Model):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     active: Mapped[bool] = mapped_column(default=True)
     must_change_password: Mapped[bool] = mapped_column(default=True)
-    failed_login_count: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Flask-Login's alternative id: rotating it invalidates every cookie issued before.
     session_token: Mapped[str] = mapped_column(
@@ -76,9 +74,6 @@ class User(db.Model):
     def display_name(self) -> str:
         return f"{self.full_name}, {self.credentials}" if self.credentials else self.full_name
 
-    def is_locked(self, now: datetime) -> bool:
-        return self.locked_until is not None and self.locked_until > now
-
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"
 
@@ -100,6 +95,42 @@ class PasswordHistory(db.Model):
     set_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     user: Mapped[User] = relationship()
+
+
+class ThrottleScope(enum.StrEnum):
+    """What a count of failed sign-ins is kept for (clinic/auth/throttle.py)."""
+
+    ACCOUNT = "account"  # a username, typed on a device that has not signed it in before
+    DEVICE = "device"  # a username, on a device where it signed in before
+    ADDRESS = "address"  # a client address, whatever the username
+    REAUTH = "reauth"  # a signed-in person re-entering their password (signing, changing it)
+
+
+class SignInThrottle(db.Model):
+    """Failed sign-ins counted per key, and until when further attempts with it are held.
+
+    The key is an HMAC of the scope and what it counts (a username as typed, an address, a
+    device), so a username typed wrong, or a password typed into the username field, is not
+    stored. Rows are deleted once they no longer count.
+    """
+
+    __tablename__ = "sign_in_throttle"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    scope: Mapped[ThrottleScope] = mapped_column(
+        sa.Enum(
+            ThrottleScope,
+            native_enum=False,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+        )
+    )
+    # The account concerned, where one exists (an unknown username has none).
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    held_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 # Run on every request (Flask-Login's user loader): built once, not at each request. A

@@ -1,26 +1,42 @@
-"""Signing in and out, lockout, password changes. Callers commit."""
+"""Signing in and out, held attempts, password changes. Callers commit."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 
 from clinic.audit.services import record_audit_event
+from clinic.auth import throttle
 from clinic.auth.models import PasswordHistory, User
 from clinic.auth.passwords import hash_password, password_problems, verify_password
+from clinic.auth.throttle import Failure, KnownDevice
 from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.field_errors import FieldError
 
 
 @dataclass(frozen=True)
+class SignInAttempt:
+    """What the login form sent, from where, and the device's known-device cookie if any."""
+
+    username: str
+    password: str
+    address: str
+    device: KnownDevice | None = None
+
+
+@dataclass(frozen=True)
 class LoginResult:
-    """The signed-in user, or None: the page says the same whatever the reason."""
+    """The signed-in user, or None: the page says the same whatever the reason.
+
+    `failures_elsewhere`: failed attempts with the username from devices it had not signed in
+    on, which this sign-in cleared; shown to the person, who may not have made them.
+    """
 
     user: User | None = None
+    failures_elsewhere: int = 0
 
 
 def find_user_by_username(username: str) -> User | None:
@@ -29,75 +45,89 @@ def find_user_by_username(username: str) -> User | None:
     )
 
 
-def authenticate(username: str, password: str) -> LoginResult:
-    """Check a login attempt, count failures and lock the account after too many.
+def authenticate(attempt: SignInAttempt) -> LoginResult:
+    """Check a sign-in attempt against the held keys and the password (clinic/auth/throttle.py).
 
-    Every refusal looks the same to the caller, so the answer never tells whether a username
-    exists or is locked.
+    Every refusal looks the same to the caller and costs one password check, so the answer never
+    tells whether a username exists, is inactive or is held. A failure holds further attempts,
+    never a signed-in session: nothing here touches a session token.
     """
-    user = find_user_by_username(username)
     now = utcnow()
-    password_ok = verify_password(user.password_hash if user else None, password)
-    if user is not None:
-        # Re-read the counters under a row lock: parallel guesses would otherwise each read the
-        # same count and write count + 1, and never reach the lockout.
-        db.session.refresh(user, with_for_update=True)
-    else:
-        record_audit_event(
-            actor_id=None,
-            action="login_failed",
-            entity="user",
-            changes={"reason": "unknown username"},
-        )
+    user = find_user_by_username(attempt.username)
+    keys = throttle.keys_for_attempt(attempt.username, user, attempt.address, attempt.device)
+    held = throttle.holding(keys.checked, now)
+    if held is not None:
+        verify_password(None, attempt.password)  # the same cost as a checked attempt
+        _count_failures([keys.address])
+        _audit_refusal(user, "held", scope=held.scope.value)
         return LoginResult()
-    if not user.active or user.is_locked(now) or not password_ok:
-        reason = (
-            "inactive" if not user.active else "locked" if user.is_locked(now) else "bad password"
-        )
-        if reason == "bad password":
-            _count_failure(user)
-        record_audit_event(
-            actor_id=user.id,
-            action="login_failed",
-            entity="user",
-            entity_id=user.id,
-            changes={"reason": reason, "failed_login_count": user.failed_login_count},
-        )
+    password_ok = verify_password(user.password_hash if user else None, attempt.password)
+    if user is None or not user.active or not password_ok:
+        # An inactive account's attempts count like any other: a count that stopped at the
+        # right password would tell a guesser which one it was.
+        _count_failures(keys.counted)
+        reason = "unknown username" if user is None else "inactive" if not user.active else None
+        _audit_refusal(user, reason or "bad password")
         return LoginResult()
-    user.failed_login_count = 0
-    user.locked_until = None
+    cleared = throttle.forget(keys.cleared_by_success)
     user.last_login_at = now
     record_audit_event(actor_id=user.id, action="login", entity="user", entity_id=user.id)
-    return LoginResult(user)
+    return LoginResult(user, failures_elsewhere=cleared.get(throttle.ThrottleScope.ACCOUNT, 0))
 
 
-def _count_failure(user: User) -> None:
-    user.failed_login_count += 1
-    if user.failed_login_count >= current_app.config["LOCKOUT_THRESHOLD"]:
-        user.failed_login_count = 0
-        user.locked_until = utcnow() + timedelta(minutes=current_app.config["LOCKOUT_MINUTES"])
-        user.rotate_session_token()  # a signed-in guesser (re-entered password) is signed out
-        record_audit_event(
-            actor_id=user.id,
-            action="account_locked",
-            entity="user",
-            entity_id=user.id,
-            changes={"locked_until": user.locked_until.isoformat()},
-        )
+def _count_failures(keys: list[throttle.ThrottleKey]) -> None:
+    now = utcnow()
+    for key in keys:
+        _audit_hold(throttle.record_failure(key, now))
+
+
+def _audit_hold(failure: Failure) -> None:
+    if failure.held_until is None:
+        return
+    record_audit_event(
+        actor_id=None,
+        action="sign_in_held",
+        entity="user" if failure.key.user_id is not None else failure.key.scope.value,
+        entity_id=failure.key.user_id,
+        changes={
+            "scope": failure.key.scope.value,
+            "failures": failure.failures,
+            "held_until": failure.held_until.isoformat(),
+        },
+    )
+
+
+def _audit_refusal(user: User | None, reason: str, **details: str) -> None:
+    # An unknown username is not recorded: it may be a password typed into the wrong field.
+    record_audit_event(
+        actor_id=user.id if user else None,
+        action="login_failed",
+        entity="user",
+        entity_id=user.id if user else None,
+        changes={"reason": reason, **details},
+    )
 
 
 def record_failed_reauthentication(user: User, purpose: str) -> None:
-    """A wrong password re-entered while signed in (to sign, to change it) counts like a failed
-    login: someone at an unattended workstation must not get unlimited guesses."""
-    db.session.refresh(user, with_for_update=True)
-    _count_failure(user)
+    """A wrong password re-entered while signed in (to sign, to change it).
+
+    Counted on a key of the person's own, not the account's: a stranger's failures at the login
+    page must not add up with her typing slips into ending her session. When the count calls for
+    a hold, the session ends (someone at an unattended workstation gets no more guesses there)
+    and sign-in for that person is held everywhere, known devices included, until the wait is
+    over or an admin clears it.
+    """
+    failure = throttle.record_failure(throttle.reauth_key(user), utcnow())
+    if failure.held_until is not None:
+        user.rotate_session_token()
     record_audit_event(
         actor_id=user.id,
         action="reauthentication_failed",
         entity="user",
         entity_id=user.id,
-        changes={"purpose": purpose, "failed_login_count": user.failed_login_count},
+        changes={"purpose": purpose, "failures": failure.failures},
     )
+    _audit_hold(failure)
 
 
 def logout(user: User) -> None:

@@ -6,20 +6,22 @@ from clinic.auth import bp
 from clinic.auth import services as auth_services
 from clinic.auth.access import public, roles_required, safe_next
 from clinic.auth.forms import ChangePasswordForm, LoginForm, LogoutForm
-from clinic.auth.models import Role
+from clinic.auth.known_devices import read_known_device, remember_device
+from clinic.auth.models import Role, User
 from clinic.auth.session_guard import start_session_clock
-from clinic.extensions import db, limiter
+from clinic.auth.throttle import KnownDevice
+from clinic.extensions import client_address, db, limiter
 from clinic.field_errors import show_on_form
 
 ALL_ROLES = tuple(Role)
 
 
 def login_refused_message() -> str:
-    config = current_app.config
+    """The one answer to every refused sign-in: it names no account and no state."""
     return (
-        "Sign-in failed: check the username and password. After "
-        f"{config['LOCKOUT_THRESHOLD']} failed attempts an account is locked for "
-        f"{config['LOCKOUT_MINUTES']} minutes."
+        "Sign-in failed: check the username and password. After repeated failures, further "
+        f"attempts have to wait, up to {current_app.config['LOCKOUT_MINUTES']} minutes; a "
+        "device you signed in on before is not held up by someone else's attempts."
     )
 
 
@@ -35,18 +37,40 @@ def login() -> Response | str:
         return redirect(url_for("main.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        result = auth_services.authenticate(form.username.data or "", form.password.data or "")
+        device = read_known_device()
+        result = auth_services.authenticate(
+            auth_services.SignInAttempt(
+                username=form.username.data or "",
+                password=form.password.data or "",
+                address=client_address(),
+                device=device,
+            )
+        )
         db.session.commit()
         if result.user is not None:
-            session.clear()  # a fresh session for a fresh sign-in (no fixation)
-            login_user(result.user)
-            start_session_clock()
-            if result.user.must_change_password:
-                flash("Welcome. Choose your own password before you continue.", "warning")
-                return redirect(url_for("auth.change_password"))
-            return redirect(safe_next(request.args.get("next")) or url_for("main.index"))
+            return _signed_in(result.user, device, result.failures_elsewhere)
         form.password.errors.append(login_refused_message())
     return render_template("auth/login.html", form=form)
+
+
+def _signed_in(user: User, device: KnownDevice | None, failures_elsewhere: int) -> Response:
+    """The last step of a sign-in: a fresh session, the device remembered, the next page."""
+    session.clear()  # a fresh session for a fresh sign-in (no fixation)
+    login_user(user)
+    start_session_clock()
+    if failures_elsewhere:
+        flash(
+            f"{failures_elsewhere} failed sign-in attempt(s) with your username were "
+            "made recently from other devices. If they were not yours, tell an admin.",
+            "warning",
+        )
+    if user.must_change_password:
+        flash("Welcome. Choose your own password before you continue.", "warning")
+        response = redirect(url_for("auth.change_password"))
+    else:
+        response = redirect(safe_next(request.args.get("next")) or url_for("main.index"))
+    remember_device(response, device, user)
+    return response
 
 
 @bp.route("/logout", methods=["POST"])

@@ -52,3 +52,7 @@ class ResetPasswordForm(FlaskForm):
 
 class ActivationForm(FlaskForm):
     submit = SubmitField("Save")
+
+
+class ClearSignInHoldsForm(FlaskForm):
+    submit = SubmitField("Clear the failed sign-ins")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from clinic.audit.services import diff, record_audit_event
+from clinic.auth import throttle
 from clinic.auth.models import Role, User
 from clinic.auth.passwords import password_problems
 from clinic.auth.services import find_user_by_username, set_password
@@ -114,8 +115,6 @@ def reset_password(actor: User, user: User, temporary_password: str) -> None:
     _check_password(temporary_password, user.username, user.full_name)
     set_password(user, temporary_password)
     user.must_change_password = True
-    user.failed_login_count = 0
-    user.locked_until = None
     user.rotate_session_token()
     record_audit_event(
         actor_id=actor.id,
@@ -124,6 +123,25 @@ def reset_password(actor: User, user: User, temporary_password: str) -> None:
         entity_id=user.id,
         changes={"password": "reset", "must_change_password": [False, True]},
     )
+    # The person gets a password from the admin: what held their sign-in goes with the old one.
+    clear_sign_in_holds(actor, user)
+
+
+def clear_sign_in_holds(actor: User, user: User) -> bool:
+    """Clear what failed sign-ins counted against the account (its username's holds, its known
+    devices', its own re-entered passwords'); the client addresses' limits stay. Audited with
+    what was cleared; False when there was nothing to clear."""
+    cleared = throttle.clear_counts_of(user)
+    if not cleared:
+        return False
+    record_audit_event(
+        actor_id=actor.id,
+        action="sign_in_holds_cleared",
+        entity="user",
+        entity_id=user.id,
+        changes={"cleared": cleared},
+    )
+    return True
 
 
 def set_active(actor: User, user: User, active: bool) -> None:

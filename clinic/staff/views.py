@@ -3,13 +3,21 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from clinic.auth import throttle
 from clinic.auth.access import roles_required
 from clinic.auth.models import Role, User
+from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.field_errors import show_on_form
 from clinic.staff import bp
 from clinic.staff import services as staff_services
-from clinic.staff.forms import ActivationForm, NewStaffForm, ResetPasswordForm, StaffDetailsForm
+from clinic.staff.forms import (
+    ActivationForm,
+    ClearSignInHoldsForm,
+    NewStaffForm,
+    ResetPasswordForm,
+    StaffDetailsForm,
+)
 
 
 def _details(form: StaffDetailsForm) -> staff_services.StaffDetails:
@@ -26,7 +34,7 @@ def index() -> str:
     users = db.session.scalars(
         sa.select(User).order_by(User.active.desc(), sa.func.lower(User.full_name))
     ).all()
-    return render_template("staff/index.html", users=users)
+    return render_template("staff/index.html", users=users, held=throttle.user_ids_held(utcnow()))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -95,6 +103,19 @@ def reactivate(user_id: int) -> Response | str:
     return _set_active(user_id, active=True)
 
 
+@bp.route("/<int:user_id>/sign-in-holds", methods=["POST"])
+@roles_required(Role.ADMIN)
+def clear_sign_in_holds(user_id: int) -> Response:
+    user = db.get_or_404(User, user_id)
+    if ClearSignInHoldsForm().validate_on_submit():
+        if staff_services.clear_sign_in_holds(current_user, user):
+            db.session.commit()
+            flash(f"Failed sign-ins of {user.username} cleared: they can sign in again.", "success")
+        else:
+            flash(f"No failed sign-ins were counted against {user.username}.", "info")
+    return redirect(url_for("staff.detail", user_id=user.id))
+
+
 def _set_active(user_id: int, active: bool) -> Response | str:
     user = db.get_or_404(User, user_id)
     if ActivationForm().validate_on_submit():
@@ -124,6 +145,9 @@ def _render_detail(
         form=form,
         reset_form=reset_form or ResetPasswordForm(formdata=None),
         activation_form=ActivationForm(formdata=None),
+        sign_in_counts=throttle.counts_of(user),
+        clear_holds_form=ClearSignInHoldsForm(formdata=None),
+        now=utcnow(),
     )
     has_errors = form.errors or (reset_form is not None and reset_form.errors)
     return (page, 422) if has_errors else page
