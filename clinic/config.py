@@ -66,6 +66,9 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         "KNOWN_DEVICE_DAYS": _int_env("KNOWN_DEVICE_DAYS", 90),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "20 per minute"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # gunicorn's worker count (it reads the same variable); 0 when not said. memory:// above
+        # counts in each worker apart, so production takes it only with WEB_CONCURRENCY=1.
+        "WEB_CONCURRENCY": _int_env("WEB_CONCURRENCY", 0),
         "RATELIMIT_HEADERS_ENABLED": True,
         "PROXY_FIX_X_FOR": _int_env("PROXY_FIX_X_FOR", 0),
         "BOOTSTRAP_SERVE_LOCAL": True,
@@ -111,4 +114,14 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
             )
         if production and len(str(config[key])) < 32:
             raise ConfigError(f"{key} must be at least 32 characters in production")
+    if (
+        production
+        and str(config["RATELIMIT_STORAGE_URI"]).startswith("memory://")
+        and config["WEB_CONCURRENCY"] != 1
+    ):
+        raise ConfigError(
+            "RATELIMIT_STORAGE_URI is memory://, which each worker counts apart: in production "
+            "set it to a shared store (e.g. redis://host:6379), or run one worker and say so "
+            "with WEB_CONCURRENCY=1"
+        )
     return config

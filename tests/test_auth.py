@@ -393,6 +393,7 @@ def test_session_cookie_is_secure_in_production(database_url, monkeypatch):
             "SECRET_KEY": BASE_CONFIG["SECRET_KEY"],
             "AUDIT_KEY": BASE_CONFIG["AUDIT_KEY"],
             "SQLALCHEMY_DATABASE_URI": database_url,
+            "WEB_CONCURRENCY": 1,  # the rate limit's memory:// storage is whole in one worker
         }
     )
     assert production.config["SESSION_COOKIE_SECURE"] is True

@@ -83,7 +83,14 @@ def test_bootstrap_admin_does_nothing_when_any_account_exists(runner, db, make_u
 
 @pytest.fixture
 def clean_environment(monkeypatch):
-    for name in ("SECRET_KEY", "AUDIT_KEY", "CLINIC_ENV", "DATABASE_URL"):
+    for name in (
+        "SECRET_KEY",
+        "AUDIT_KEY",
+        "CLINIC_ENV",
+        "DATABASE_URL",
+        "RATELIMIT_STORAGE_URI",
+        "WEB_CONCURRENCY",
+    ):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -114,6 +121,7 @@ def test_production_is_the_default_environment(clean_environment, tmp_path):
 def test_production_keys_come_from_the_environment(clean_environment, tmp_path):
     clean_environment.setenv("SECRET_KEY", LONG_KEY)
     clean_environment.setenv("AUDIT_KEY", "a" * 40)
+    clean_environment.setenv("WEB_CONCURRENCY", "1")  # memory:// limits: one worker
     config = build_config(str(tmp_path))
     assert config["CLINIC_ENV"] == "production"
     assert (config["SECRET_KEY"], config["AUDIT_KEY"]) == (LONG_KEY, "a" * 40)
