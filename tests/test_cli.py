@@ -50,6 +50,29 @@ def test_create_admin_refuses_a_taken_username(runner, db, make_user):
     assert len(users(db)) == 1
 
 
+@pytest.mark.parametrize(
+    ("username", "message"),
+    [
+        ("b", "Use 2 to 64 characters."),
+        ("b" * 65, "Use 2 to 64 characters."),
+        ("the boss", "Use letters, digits, dots, dashes or underscores."),
+        ("boss<script>", "Use letters, digits, dots, dashes or underscores."),
+        ("böss", "Use letters, digits, dots, dashes or underscores."),
+    ],
+)
+def test_create_admin_applies_the_staff_forms_username_rules(runner, db, username, message):
+    result = runner.invoke(args=["create-admin", username, "--password", ADMIN_PASSWORD])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert users(db) == []
+
+
+def test_create_admin_takes_a_username_the_staff_form_takes(runner, db):
+    result = runner.invoke(args=["create-admin", "J.Doe_2-x", "--password", ADMIN_PASSWORD])
+    assert result.exit_code == 0, result.output
+    assert [user.username for user in users(db)] == ["J.Doe_2-x"]
+
+
 def test_bootstrap_admin_on_empty_database_prints_a_one_time_password(runner, db, client):
     result = runner.invoke(args=["bootstrap-admin"])
     assert result.exit_code == 0, result.output

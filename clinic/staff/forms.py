@@ -4,6 +4,12 @@ from wtforms.validators import DataRequired, Length, Regexp
 
 from clinic.auth.models import Role
 from clinic.form_choices import as_choices
+from clinic.staff.services import (
+    USERNAME_CHARACTERS,
+    USERNAME_CHARACTERS_MESSAGE,
+    USERNAME_MAX_LENGTH,
+    USERNAME_MIN_LENGTH,
+)
 
 ROLE_CHOICES = [(role.value, role.label) for role in Role]
 
@@ -24,10 +30,8 @@ class NewStaffForm(StaffDetailsForm):
         "Username",
         validators=[
             DataRequired(),
-            Length(min=2, max=64),
-            Regexp(
-                r"^[A-Za-z0-9._-]+$", message="Use letters, digits, dots, dashes or underscores."
-            ),
+            Length(min=USERNAME_MIN_LENGTH, max=USERNAME_MAX_LENGTH),
+            Regexp(rf"^{USERNAME_CHARACTERS}\Z", message=USERNAME_CHARACTERS_MESSAGE),
         ],
         render_kw={"autocapitalize": "none", "autocomplete": "off"},
     )

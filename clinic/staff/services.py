@@ -7,6 +7,7 @@ cannot both succeed.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -23,6 +24,23 @@ from clinic.field_errors import FieldError
 
 class StaffError(FieldError):
     """An account change refused, with the field at fault."""
+
+
+# A username is typed at every sign-in and shown on the staff pages: one rule for the staff form
+# and for every other way an account is made (create-admin, bootstrap-admin).
+USERNAME_MIN_LENGTH = 2
+USERNAME_MAX_LENGTH = 64
+USERNAME_CHARACTERS = r"[A-Za-z0-9._-]+"
+USERNAME_CHARACTERS_MESSAGE = "Use letters, digits, dots, dashes or underscores."
+
+
+def username_problem(username: str) -> str | None:
+    """What is wrong with a proposed username, in words; None when nothing is."""
+    if not USERNAME_MIN_LENGTH <= len(username) <= USERNAME_MAX_LENGTH:
+        return f"Use {USERNAME_MIN_LENGTH} to {USERNAME_MAX_LENGTH} characters."
+    if re.fullmatch(USERNAME_CHARACTERS, username) is None:
+        return USERNAME_CHARACTERS_MESSAGE
+    return None
 
 
 @dataclass(frozen=True)
@@ -51,6 +69,9 @@ def create_user(
     must_change_password: bool = True,
 ) -> User:
     username = username.strip()
+    problem = username_problem(username)
+    if problem:
+        raise StaffError(problem, field="username")
     if find_user_by_username(username) is not None:
         raise StaffError("This username is taken.", field="username")
     _check_password(password, username, details.full_name.strip())
