@@ -13,6 +13,7 @@ from clinic.clinic_time import format_local
 from clinic.config import build_config
 from clinic.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
 from clinic.form_rendering import install as install_form_rendering
+from clinic.request_bounds import BoundedIntConverter, install_text_checks
 from clinic.sqlite_support import install_sqlite_hooks
 
 
@@ -32,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     install_sqlite_hooks()
     install_form_rendering()
+    install_text_checks()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)
@@ -64,6 +66,8 @@ def register_blueprints(app: Flask) -> None:
     from clinic.sessions.views import bp as sessions
     from clinic.staff.views import bp as staff
 
+    # Before any route is added: `<int:...>` takes no id larger than the database holds.
+    app.url_map.converters["int"] = BoundedIntConverter
     for blueprint in (auth, main, staff, patients, review, sessions, audit):
         app.register_blueprint(blueprint)
 
@@ -95,4 +99,6 @@ def register_request_hooks(app: Flask) -> None:
         from clinic.auth.models import Role
         from clinic.navigation import nav_links
 
-        return {"logout_form": LogoutForm(), "Role": Role, "nav_links": nav_links()}
+        # formdata=None: the sign-out button is never filled from the request being answered,
+        # whose body may be the very one refused (a 413 page must not parse it again).
+        return {"logout_form": LogoutForm(formdata=None), "Role": Role, "nav_links": nav_links()}

@@ -99,6 +99,18 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         },
         # When the next vitals are due: a baseline before dosing, then every interval.
         "VITALS_SCHEDULE": {"baseline_before_dosing": True, "interval_minutes": 15},
+        # Request bodies (a 413 beyond): the whole body, one form field held in memory (also the
+        # whole of an urlencoded form), and the number of parts of a multipart form. No form of
+        # the clinic comes near them; nothing is uploaded.
+        "MAX_CONTENT_LENGTH": _int_env("MAX_CONTENT_LENGTH", 1024 * 1024),
+        "MAX_FORM_MEMORY_SIZE": _int_env("MAX_FORM_MEMORY_SIZE", 256 * 1024),
+        "MAX_FORM_PARTS": _int_env("MAX_FORM_PARTS", 500),
+        # When a charted time may lie (clinic/sessions/entries.py): from this long before the
+        # session's start (a baseline taken while it was being opened) to a little after now (a
+        # tablet clock running fast); a session's start no further back than this many days.
+        "ENTRY_MINUTES_BEFORE_START": _int_env("ENTRY_MINUTES_BEFORE_START", 60),
+        "ENTRY_MINUTES_AHEAD": _int_env("ENTRY_MINUTES_AHEAD", 5),
+        "SESSION_START_MAX_DAYS_PAST": _int_env("SESSION_START_MAX_DAYS_PAST", 30),
     }
     config.update(overrides)
 

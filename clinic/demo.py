@@ -86,13 +86,20 @@ def seed_demo(sessions: int, password: str, seed: int = 7) -> Patient:
         ),
     )
     today = utcnow().replace(hour=14, minute=0, second=0, microsecond=0)
-    for number in range(sessions):
-        started_at = today - timedelta(days=7 * (sessions - number))
-        progress = number / max(sessions - 1, 1)  # depression lifts as the course goes on
-        last = number == sessions - 1
-        _chart_session(
-            rng, nurse, clinician, patient, started_at, progress, password, sign=not last
-        )
+    # The demo writes months of history at once, as no chart at the chair is: the window that
+    # refuses a session opened long after its start is widened for this run (never production).
+    window = current_app.config["SESSION_START_MAX_DAYS_PAST"]
+    current_app.config["SESSION_START_MAX_DAYS_PAST"] = max(window, 7 * sessions + 1)
+    try:
+        for number in range(sessions):
+            started_at = today - timedelta(days=7 * (sessions - number))
+            progress = number / max(sessions - 1, 1)  # depression lifts as the course goes on
+            last = number == sessions - 1
+            _chart_session(
+                rng, nurse, clinician, patient, started_at, progress, password, sign=not last
+            )
+    finally:
+        current_app.config["SESSION_START_MAX_DAYS_PAST"] = window
     return patient
 
 

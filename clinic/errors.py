@@ -14,6 +14,10 @@ MESSAGES = {
     403: ("Not allowed", "Your role does not give access to this page."),
     404: ("Not found", "There is no page at this address."),
     405: ("Not allowed", "This page cannot be used that way."),
+    413: (
+        "Request too large",
+        "What was sent is larger than any form of the clinic takes. Nothing was saved.",
+    ),
     429: ("Too many attempts", "Too many requests from this address. Wait a minute and retry."),
     500: ("Something went wrong", "The error was logged. Nothing from this request was saved."),
     503: (

@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "clinic.form_choices": 0,
     "clinic.form_rendering": 0,
     "clinic.pagination": 0,
+    "clinic.request_bounds": 0,
     "clinic.security_headers": 0,
     "clinic.errors": 0,
     "clinic.field_errors": 0,

@@ -24,6 +24,7 @@ from bench.client import parse_forms
 from clinic.auth.models import Role, User
 from clinic.extensions import db
 from clinic.patients.models import Patient
+from clinic.request_bounds import control_character_in
 from clinic.sessions.models import (
     Administration,
     InfusionSession,
@@ -31,7 +32,7 @@ from clinic.sessions.models import (
     MonitoringEntry,
     Score,
 )
-from tests.conftest import PASSWORD, server_url
+from tests.conftest import PASSWORD
 from tests.factories import make_ready_to_sign, open_session_for, seed_chart_records, sign
 
 SCRIPT = "<script>alert(1)</script>"
@@ -199,6 +200,12 @@ def _assert_nothing_invalid_stored() -> None:
         assert patient.date_of_birth.year >= 1900, patient.date_of_birth
     for weight in db.session.scalars(sa.select(InfusionSession.weight_kg)):
         assert weight is None or (weight.is_finite() and 0 < weight < 1000), weight
+    # No text holds a control character (tab and line breaks aside, which text areas keep).
+    for mapper in db.Model.registry.mappers:
+        texts = [c for c in mapper.columns if isinstance(c.type, sa.String) and c.table is not None]
+        for column in texts:
+            for text in db.session.scalars(sa.select(column).where(column.is_not(None))):
+                assert not control_character_in(text, multiline=True), (column, text)
 
 
 @pytest.mark.parametrize("form_name", sorted(FORMS))
@@ -245,19 +252,11 @@ def _assert_refused_with_a_message(response: Any) -> None:
     assert re.search(r"character", body, re.I), body[-2000:]  # says what was wrong
 
 
-@pytest.mark.xfail(
-    server_url() is None,
-    reason=(
-        "DESIGN.md §6: text fields refuse control characters on every database. Only "
-        "PostgreSQL refuses a NUL byte (errors.py maps its DataError to a 400); SQLite stores "
-        "it, as no form or service checks text for control characters."
-    ),
-    strict=True,
-)
 def test_nul_byte_in_text_is_refused_with_a_message_and_nothing_stored_on_every_database(
     client: FlaskClient, clinic: Clinic
 ) -> None:
-    """PostgreSQL cannot store NUL in text: that was a 500 before errors.py mapped it to 400.
+    """PostgreSQL cannot store NUL in text (a 500, then a 400 from errors.py); SQLite stored it.
+    Every text field now refuses it next to the field (clinic/request_bounds.py), on both.
 
     Each form is otherwise valid, so the NUL byte is the only reason left to refuse it.
     """

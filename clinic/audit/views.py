@@ -16,6 +16,7 @@ from clinic.auth.access import roles_required
 from clinic.auth.models import Role, User
 from clinic.extensions import db
 from clinic.form_choices import as_choices
+from clinic.request_bounds import page_number
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -36,7 +37,7 @@ def _local_midnight_utc(day: Any) -> datetime:
 
 @bp.route("/")
 @roles_required(Role.ADMIN)
-def index() -> str:
+def index() -> tuple[str, int]:
     form = AuditFilterForm(request.args)
     users = db.session.scalars(sa.select(User).order_by(User.username)).all()
     form.user.choices = as_choices([("", "Anyone")] + [(str(u.id), u.username) for u in users])
@@ -46,7 +47,8 @@ def index() -> str:
     form.action.choices = as_choices([("", "Any action")] + [(a, a) for a in actions])
 
     query = sa.select(AuditEvent).order_by(AuditEvent.id.desc())
-    if form.validate():
+    valid = form.validate()
+    if valid:
         if form.user.data:
             query = query.where(AuditEvent.actor_id == int(form.user.data))
         if form.action.data:
@@ -58,8 +60,19 @@ def index() -> str:
         if form.date_to.data:
             end = _local_midnight_utc(form.date_to.data + timedelta(days=1))
             query = query.where(AuditEvent.occurred_at < end)
-    page = db.paginate(query, per_page=current_app.config["AUDIT_PAGE_SIZE"], error_out=False)
-    filters = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render_template(
+    page = db.paginate(
+        query,
+        page=page_number(request.args),
+        per_page=current_app.config["AUDIT_PAGE_SIZE"],
+        error_out=False,
+    )
+    # The page links carry the filters, and only them: any other argument (`_external`,
+    # `_anchor`, `_method` are url_for's own) would change the link instead of the list.
+    filters = {
+        field.name: request.args[field.name] for field in form if request.args.get(field.name)
+    }
+    page_html = render_template(
         "audit/index.html", form=form, page=page, filters=filters, visible_changes=visible_changes
     )
+    # A filter that cannot be applied is shown next to its field; the list is unfiltered.
+    return page_html, 200 if valid else 422

@@ -15,6 +15,7 @@ from clinic.patients import bp
 from clinic.patients import services as patient_services
 from clinic.patients.forms import EditPatientForm, RegistrationForm, SearchForm
 from clinic.patients.models import Patient
+from clinic.request_bounds import page_number
 from clinic.submissions import ReusedFormError
 
 
@@ -46,7 +47,7 @@ def index() -> Response | tuple[str, int] | str:
 def _search_page(form: SearchForm, query_text: str) -> str:
     page = patient_services.search_page(
         query_text,
-        page=request.args.get("page", 1, type=int),
+        page=page_number(request.args),
         per_page=max(current_app.config["PATIENTS_PAGE_SIZE"], 1),
     )
     return render_template("patients/index.html", form=form, page=page, query_text=query_text)

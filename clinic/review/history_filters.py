@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from clinic.clinic_time import from_local
 from clinic.patients.models import Indication
+from clinic.request_bounds import DATE_MAX, DATE_MIN, DATE_RANGE_MESSAGE
 from clinic.sessions.models import (
     InfusionSession,
     Route,
@@ -64,10 +65,16 @@ def parse_filters(args: Mapping[str, str]) -> tuple[HistoryFilters, dict[str, st
         if not text:
             return None
         try:
-            return date.fromisoformat(text)
+            value = date.fromisoformat(text)
         except ValueError:
             errors[name] = "Enter a date as YYYY-MM-DD."
             return None
+        # Within the range every date of the app keeps: the day after it, the end of the filter,
+        # must not overflow.
+        if not DATE_MIN <= value <= DATE_MAX:
+            errors[name] = DATE_RANGE_MESSAGE
+            return None
+        return value
 
     def member(name: str, enum_cls: Any) -> Any:
         text = (args.get(name) or "").strip()

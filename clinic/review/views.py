@@ -14,6 +14,7 @@ from clinic.auth.models import CLINICAL_ROLES, Role
 from clinic.extensions import db
 from clinic.patients.models import Indication, Patient
 from clinic.patients.services import record_patient_viewed
+from clinic.request_bounds import page_number
 from clinic.review import history, trends
 from clinic.review.blueprint import bp
 from clinic.review.csv_export import sessions_csv
@@ -25,7 +26,7 @@ from clinic.sessions.services.scores import latest_risk_score
 
 @bp.route("/<int:patient_id>")
 @roles_required(*CLINICAL_ROLES)
-def history_page(patient_id: int) -> str:
+def history_page(patient_id: int) -> tuple[str, int]:
     patient = db.get_or_404(Patient, patient_id)
     filters, filter_errors = parse_filters(request.args)
     # Everything the page shows is read first, as plain rows, so the audit commit below neither
@@ -34,7 +35,7 @@ def history_page(patient_id: int) -> str:
         patient.id,
         filters,
         current_app.config["VITALS_FLAGS"],
-        page=request.args.get("page", 1, type=int),
+        page=page_number(request.args),
         per_page=current_app.config["HISTORY_PAGE_SIZE"],
     )
     trend_data = trends.build_trends(trends.trend_scores(patient.id))
@@ -42,7 +43,7 @@ def history_page(patient_id: int) -> str:
     # The audit append locks the chain head until commit: record, commit at once, then render.
     record_patient_viewed(current_user, patient)
     _commit_keeping_loaded()
-    return render_template(
+    page = render_template(
         "review/history.html",
         patient=patient,
         sessions=sessions,
@@ -53,6 +54,8 @@ def history_page(patient_id: int) -> str:
         trends=trend_data,
         risk=risk,
     )
+    # A filter that cannot be applied is ignored, with its message: the history is still shown.
+    return page, 422 if filter_errors else 200
 
 
 def _commit_keeping_loaded() -> None:

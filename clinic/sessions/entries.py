@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
+
+from flask import current_app
 
 from clinic.audit.services import diff, record_audit_event
 from clinic.auth.models import User
+from clinic.clinic_time import format_local
+from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.field_errors import FieldError
 from clinic.sessions.guards import lock_session_for_change
@@ -48,6 +53,30 @@ def begin_entry(
         belongs=lambda entry: entry.session_id == session_id and same_form(entry),  # type: ignore[attr-defined]
     )
     return infusion_session, earlier
+
+
+def require_time_in_session(
+    infusion_session: InfusionSession, moment: datetime | None, field: str
+) -> None:
+    """A charted time lies within its session: from a little before its start (a baseline taken
+    while it was being opened, ENTRY_MINUTES_BEFORE_START) to a little after now (a tablet clock
+    running fast, ENTRY_MINUTES_AHEAD). Refused next to `field` otherwise."""
+    if moment is None:
+        return
+    minutes = current_app.config["ENTRY_MINUTES_BEFORE_START"]
+    if moment < infusion_session.started_at - timedelta(minutes=minutes):
+        raise ChartError(
+            f"This time is more than {minutes} minutes before the session started "
+            f"({format_local(infusion_session.started_at)}).",
+            field,
+        )
+    require_not_ahead(moment, field)
+
+
+def require_not_ahead(moment: datetime, field: str) -> None:
+    """The time has happened (give or take ENTRY_MINUTES_AHEAD of clock difference)."""
+    if moment > utcnow() + timedelta(minutes=current_app.config["ENTRY_MINUTES_AHEAD"]):
+        raise ChartError("This time is in the future.", field)
 
 
 def store_entry(

@@ -12,17 +12,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, Field, HiddenField
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from clinic.clinic_time import from_local, local_now
 from clinic.database import utcnow
+from clinic.request_bounds import date_in_range
 from clinic.submissions import OneTimeKey
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
-# A tablet clock a few minutes fast is not an error; an entry an hour ahead is.
-FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
 def _local_now_minute() -> datetime:
@@ -34,7 +34,13 @@ def _shown_now() -> str:
 
 
 def not_in_future(form: Any, field: Field) -> None:
-    if field.data is not None and from_local(field.data) > utcnow() + FUTURE_TOLERANCE:
+    """The time has happened; a tablet clock a few minutes fast (ENTRY_MINUTES_AHEAD) is not an
+    error. A date out of range is refused first: its conversion to UTC could overflow."""
+    if field.data is None:
+        return
+    date_in_range(form, field)
+    ahead = timedelta(minutes=current_app.config["ENTRY_MINUTES_AHEAD"])
+    if from_local(field.data) > utcnow() + ahead:
         raise ValidationError("This time is in the future.")
 
 

@@ -12,7 +12,13 @@ import sqlalchemy as sa
 
 from clinic.auth.models import Role, User
 from clinic.extensions import db
-from clinic.sessions.entries import ChartError, audit_values, begin_entry, store_entry
+from clinic.sessions.entries import (
+    ChartError,
+    audit_values,
+    begin_entry,
+    require_time_in_session,
+    store_entry,
+)
 from clinic.sessions.models import (
     Administration,
     InfusionEvent,
@@ -61,6 +67,8 @@ def record_administration(
     require_active(
         details.ordering_clinician_id, Role.CLINICIAN, "ordering_clinician_id", "clinician"
     )
+    require_time_in_session(infusion_session, details.started_at, "started_at")
+    require_time_in_session(infusion_session, details.ended_at, "ended_at")
     if details.ended_at is not None and details.ended_at < details.started_at:
         # Checked here as well as on the form: an untouched start is stamped "now" at saving.
         raise ChartError("The end is before the start.", "ended_at")
@@ -100,6 +108,7 @@ def record_infusion_event(
     )
     if administration is None:
         raise ChartError("This administration is not part of this session.")
+    require_time_in_session(infusion_session, details.occurred_at, "occurred_at")
     if administration.method != Method.INFUSION:
         raise ChartError("Infusion events are recorded only for an infusion.")
     if administration.is_voided:

@@ -12,7 +12,13 @@ from clinic.auth.models import User
 from clinic.clinic_time import format_local
 from clinic.database import utcnow
 from clinic.extensions import db
-from clinic.sessions.entries import ChartError, EntryNotFoundError, begin_entry, store_entry
+from clinic.sessions.entries import (
+    ChartError,
+    EntryNotFoundError,
+    begin_entry,
+    require_not_ahead,
+    store_entry,
+)
 from clinic.sessions.guards import lock_session_for_change
 from clinic.sessions.models import (
     ChecklistCompletion,
@@ -221,6 +227,7 @@ def end_session(
         )
     if discharged_at < infusion_session.started_at:
         raise ChartError("The discharge time is before the session started.", "discharged_at")
+    require_not_ahead(discharged_at, "discharged_at")
     before = {
         "discharged_at": infusion_session.discharged_at,
         "discharged_with": infusion_session.discharged_with,

@@ -10,7 +10,13 @@ from datetime import datetime
 from decimal import Decimal
 
 from clinic.auth.models import User
-from clinic.sessions.entries import ChartError, audit_values, begin_entry, store_entry
+from clinic.sessions.entries import (
+    ChartError,
+    audit_values,
+    begin_entry,
+    require_time_in_session,
+    store_entry,
+)
 from clinic.sessions.models import (
     Dissociation,
     MonitoringEntry,
@@ -51,6 +57,7 @@ def record_monitoring(
     )
     if earlier is not None:
         return earlier
+    require_time_in_session(infusion_session, details.occurred_at, "occurred_at")
     if details.is_empty():
         raise ChartError("Enter at least one value or a note.")
     # The same limits as the form: the record refuses them whichever way they come in.

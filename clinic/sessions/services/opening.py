@@ -6,15 +6,17 @@ one-time key makes the second post return it instead of opening another."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask import current_app
 
 from clinic.auth.models import Role, User
+from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.patients.models import Indication, Patient
-from clinic.sessions.entries import ChartError, audit_values, store_entry
+from clinic.sessions.entries import ChartError, audit_values, require_not_ahead, store_entry
 from clinic.sessions.models import (
     InfusionSession,
     Route,
@@ -49,6 +51,7 @@ def open_session(
     )
     if earlier is not None:
         return earlier
+    require_start_in_window(details.started_at)
     require_active(
         details.attending_clinician_id, Role.CLINICIAN, "attending_clinician_id", "clinician"
     )
@@ -66,3 +69,15 @@ def open_session(
         changes=audit_values(details),
         submission_key=submission_key,
     )
+
+
+def require_start_in_window(started_at: datetime) -> None:
+    """A session is opened as it starts, or soon after (a chart caught up after a busy day):
+    not ahead of now, and no further back than SESSION_START_MAX_DAYS_PAST days."""
+    require_not_ahead(started_at, "started_at")
+    days = current_app.config["SESSION_START_MAX_DAYS_PAST"]
+    if started_at < utcnow() - timedelta(days=days):
+        raise ChartError(
+            f"A session is opened no later than {days} days after its start; check the date.",
+            "started_at",
+        )

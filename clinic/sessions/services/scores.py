@@ -13,7 +13,7 @@ from sqlalchemy.orm import lazyload, load_only
 
 from clinic.auth.models import User
 from clinic.extensions import db
-from clinic.sessions.entries import ChartError, begin_entry, store_entry
+from clinic.sessions.entries import ChartError, begin_entry, require_time_in_session, store_entry
 from clinic.sessions.models import (
     InfusionSession,
     Instrument,
@@ -37,6 +37,7 @@ def _add_score(
     risk_flag: bool,
     submission_key: str | None,
 ) -> Saved[Score]:
+    require_time_in_session(infusion_session, occurred_at, "occurred_at")
     score = Score(
         session_id=infusion_session.id,
         instrument=instrument,

@@ -12,6 +12,7 @@ from clinic.extensions import db
 from clinic.field_errors import FieldError, show_on_form
 from clinic.patients.models import Indication, Patient
 from clinic.patients.services import record_patient_viewed
+from clinic.request_bounds import id_argument
 from clinic.sessions.blueprint import bp
 from clinic.sessions.entry_time import entered_time
 from clinic.sessions.forms.opening import OpenSessionForm
@@ -23,7 +24,7 @@ from clinic.sessions.services.staff import staff_choices
 @bp.route("/new", methods=["GET", "POST"])
 @roles_required(*CLINICAL_ROLES)
 def new() -> Response | str | tuple[str, int]:
-    patient_id = request.args.get("patient", type=int)
+    patient_id = id_argument(request.args, "patient")
     patient = db.get_or_404(Patient, patient_id) if patient_id else abort(404)
     form = OpenSessionForm()
     form.attending_clinician_id.choices = staff_choices(Role.CLINICIAN, "Choose…")
