@@ -47,7 +47,9 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         "TESTING": env == "testing",
         "SECRET_KEY": os.environ.get("SECRET_KEY"),
         "AUDIT_KEY": os.environ.get("AUDIT_KEY"),
-        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", default_db),
+        # Production has no fallback: a forgotten DATABASE_URL must not start on a local file.
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
+        or (None if production else default_db),
         # hide_parameters: a database error logged with its statement must not carry the
         # values (names, notes) bound into it.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
@@ -126,6 +128,22 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
             )
         if production and len(str(config[key])) < 32:
             raise ConfigError(f"{key} must be at least 32 characters in production")
+        if production and _looks_unrandom(str(config[key])):
+            raise ConfigError(
+                f"{key} is not random enough (too few distinct characters or a repeated "
+                "pattern); generate one with: python3 -c 'import secrets; "
+                "print(secrets.token_hex(32))'"
+            )
+    if production and config["SECRET_KEY"] == config["AUDIT_KEY"]:
+        raise ConfigError(
+            "SECRET_KEY and AUDIT_KEY must differ, so that a leaked session key cannot forge "
+            "the audit trail"
+        )
+    if production and not config.get("SQLALCHEMY_DATABASE_URI"):
+        raise ConfigError(
+            "DATABASE_URL must be set in production (no SQLite fallback); "
+            "e.g. postgresql+psycopg://clinic:PASSWORD@db-host/clinic"
+        )
     if (
         production
         and str(config["RATELIMIT_STORAGE_URI"]).startswith("memory://")
@@ -137,3 +155,15 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
             "with WEB_CONCURRENCY=1"
         )
     return config
+
+
+# Of random keys of 32 hexadecimal characters, about one in 30 million has fewer than 8 distinct.
+MIN_DISTINCT_KEY_CHARACTERS = 8
+
+
+def _looks_unrandom(key: str) -> bool:
+    """A key typed rather than generated: few distinct characters, or a block repeated."""
+    if len(set(key)) < MIN_DISTINCT_KEY_CHARACTERS:
+        return True
+    # A key that is its own rotation by some shift shorter than itself repeats a block.
+    return (key + key).find(key, 1) < len(key)

@@ -15,8 +15,11 @@ from __future__ import annotations
 import importlib
 import inspect
 import io
+import os
 import pkgutil
 import re
+import secrets
+import subprocess
 import sys
 from collections.abc import Callable
 from datetime import timedelta
@@ -35,6 +38,7 @@ from wtforms import StringField
 
 import clinic
 from clinic.auth.models import Role, User
+from clinic.config import ConfigError, build_config
 from clinic.database import utcnow
 from clinic.extensions import db as _db
 from clinic.patients.models import Patient
@@ -640,3 +644,96 @@ def test_a_nul_in_the_patient_search_is_a_message(
     response = client.post("/patients/", data={"q": "Doe\x00"})
     assert response.status_code == 422
     assert "control character" in field_error(response.get_data(as_text=True), "q")
+
+
+# --- 8. production settings ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def production_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("SECRET_KEY", "AUDIT_KEY", "CLINIC_ENV", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLINIC_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", secrets.token_hex(32))
+    monkeypatch.setenv("AUDIT_KEY", secrets.token_urlsafe(32))
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://clinic@db-host/clinic")
+    monkeypatch.setenv("WEB_CONCURRENCY", "1")  # one worker: in-memory rate limits are whole
+    return monkeypatch
+
+
+def test_production_starts_with_random_keys_and_a_database(
+    production_environment: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = build_config(str(tmp_path))
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://clinic@db-host/clinic"
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "AUDIT_KEY"])
+@pytest.mark.parametrize(
+    "weak",
+    [
+        "k" * 32,
+        "k" * 64,
+        "ab" * 20,
+        "0123456789abcdef" * 2,
+        "password" * 4,
+    ],
+)
+def test_production_refuses_a_low_entropy_key(
+    production_environment: pytest.MonkeyPatch, tmp_path: Path, name: str, weak: str
+) -> None:
+    production_environment.setenv(name, weak)
+    with pytest.raises(ConfigError) as refused:
+        build_config(str(tmp_path))
+    message = str(refused.value)
+    assert name in message and "random" in message and "\n" not in message
+    assert weak not in message  # a key is never echoed
+
+
+def test_production_refuses_the_same_key_twice(
+    production_environment: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    key = secrets.token_hex(32)
+    production_environment.setenv("SECRET_KEY", key)
+    production_environment.setenv("AUDIT_KEY", key)
+    with pytest.raises(ConfigError, match="SECRET_KEY and AUDIT_KEY must differ") as refused:
+        build_config(str(tmp_path))
+    assert key not in str(refused.value)
+
+
+def test_production_refuses_to_fall_back_to_sqlite(
+    production_environment: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    production_environment.delenv("DATABASE_URL")
+    with pytest.raises(ConfigError, match="DATABASE_URL must be set"):
+        build_config(str(tmp_path))
+    assert not list(tmp_path.iterdir())  # no SQLite file made either
+
+
+def test_development_still_falls_back_to_sqlite(
+    production_environment: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    production_environment.setenv("CLINIC_ENV", "development")
+    production_environment.delenv("DATABASE_URL")
+    config = build_config(str(tmp_path))
+    assert config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
+
+
+def test_the_wsgi_entry_point_says_so_in_one_line(
+    production_environment: pytest.MonkeyPatch,
+) -> None:
+    production_environment.delenv("DATABASE_URL")
+    done = subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [
+        "clinic: DATABASE_URL must be set in production (no SQLite fallback); "
+        "e.g. postgresql+psycopg://clinic:PASSWORD@db-host/clinic"
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -142,12 +143,16 @@ def test_production_is_the_default_environment(clean_environment, tmp_path):
 
 
 def test_production_keys_come_from_the_environment(clean_environment, tmp_path):
-    clean_environment.setenv("SECRET_KEY", LONG_KEY)
-    clean_environment.setenv("AUDIT_KEY", "a" * 40)
+    # Random keys and a database: production refuses typed keys and a SQLite fallback
+    # (tests/test_bounded_input.py).
+    secret_key, audit_key = secrets.token_hex(32), secrets.token_hex(32)
+    clean_environment.setenv("SECRET_KEY", secret_key)
+    clean_environment.setenv("AUDIT_KEY", audit_key)
+    clean_environment.setenv("DATABASE_URL", "postgresql+psycopg://clinic@db-host/clinic")
     clean_environment.setenv("WEB_CONCURRENCY", "1")  # memory:// limits: one worker
     config = build_config(str(tmp_path))
     assert config["CLINIC_ENV"] == "production"
-    assert (config["SECRET_KEY"], config["AUDIT_KEY"]) == (LONG_KEY, "a" * 40)
+    assert (config["SECRET_KEY"], config["AUDIT_KEY"]) == (secret_key, audit_key)
     assert config["SESSION_COOKIE_SECURE"] is True
 
 
