@@ -112,13 +112,14 @@ class Browser:
         if urllib.parse.urlsplit(final_url).path in ("/login", "/password"):
             raise RuntimeError(f"signing in as {username} failed (ended on {final_url})")
 
-    def search_patients(self, text: str) -> None:
-        """Post a patient search: the app keeps it in the session, so later GETs list it."""
+    def search_fields(self, text: str) -> dict[str, str]:
+        """The body of a patient search (its CSRF token included): the app keeps no search, so
+        each request of the load posts it."""
         _, page = self.get("/patients/")
         form = form_with_field(page, "q")
         if form is None:
             raise RuntimeError("no search form on /patients/")
-        self.post("/patients/", {**form.fields, "q": text})
+        return {**form.fields, "q": text}
 
     @property
     def cookie_header(self) -> str:

@@ -12,15 +12,18 @@ is the app's own page with a status and a message, never a 500, and nothing impo
 
 from __future__ import annotations
 
+import base64
 import importlib
 import inspect
 import io
+import json
 import os
 import pkgutil
 import re
 import secrets
 import subprocess
 import sys
+import zlib
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -737,3 +740,80 @@ def test_the_wsgi_entry_point_says_so_in_one_line(
         "clinic: DATABASE_URL must be set in production (no SQLite fallback); "
         "e.g. postgresql+psycopg://clinic:PASSWORD@db-host/clinic"
     ]
+
+
+# --- 10. patient data out of cookies and titles ---------------------------------------------------
+
+
+def session_cookie_payload(client: FlaskClient) -> str:
+    """The Flask session cookie as anyone holding it can read it (signed, not encrypted)."""
+    cookie = client.get_cookie("clinic_session")
+    assert cookie is not None
+    value = cookie.value
+    compressed = value.startswith(".")
+    payload = value.lstrip(".").split(".")[0]
+    raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    return (zlib.decompress(raw) if compressed else raw).decode()
+
+
+def test_the_patient_search_is_not_kept_in_the_session_cookie(
+    client: FlaskClient, login_as: Callable[..., User]
+) -> None:
+    make_patient(family_name="Zyxwabc", mrn="KX-777")
+    login_as(Role.NURSE)
+    response = client.post("/patients/", data={"q": "zyxwab"})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "ZYXWABC" in html and "1 patient match" in html
+    payload = session_cookie_payload(client)
+    json.loads(payload)  # readable by anyone who holds the cookie
+    assert "zyxwab" not in payload.lower()
+    # Nor kept elsewhere: the next visit to the list is the whole list, not the search.
+    make_patient(family_name="Other", mrn="KX-778")
+    listed = client.get("/patients/").get_data(as_text=True)
+    assert "OTHER" in listed and "zyxwab" not in listed
+
+
+@pytest.mark.parametrize("app_config", [{"PATIENTS_PAGE_SIZE": 1}])
+def test_the_search_pages_without_a_cookie_or_a_url(
+    client: FlaskClient, login_as: Callable[..., User], app_config: dict[str, Any]
+) -> None:
+    make_patient(family_name="Pagea", mrn="PG-1")
+    make_patient(family_name="Pageb", mrn="PG-2")
+    make_patient(family_name="Other", mrn="OT-1")
+    login_as(Role.NURSE)
+    first = client.post("/patients/", data={"q": "page"}).get_data(as_text=True)
+    assert "PAGEA" in first and "Page 1 of 2" in first
+    assert "q=" not in first  # the search stays out of every URL
+    second = client.post("/patients/", data={"q": "page", "page": "2"}).get_data(as_text=True)
+    assert "PAGEB" in second and "PAGEA" not in second and "Page 2 of 2" in second
+    assert "page" not in session_cookie_payload(client).lower().replace('"_', "")
+
+
+def test_the_print_title_carries_ids_only(client: FlaskClient, charting: dict[str, Any]) -> None:
+    infusion_session = charting["session"]
+    patient = _db.session.get(Patient, infusion_session.patient_id)
+    html = client.get(f"/sessions/{infusion_session.id}/print").get_data(as_text=True)
+    [title] = re.findall(r"<title>(.*?)</title>", html, flags=re.S)
+    for name in (patient.family_name, patient.given_name, patient.mrn):
+        assert name.lower() not in title.lower()
+    assert str(infusion_session.id) in title and str(patient.id) in title
+
+
+def test_no_page_title_carries_the_patient_name(
+    client: FlaskClient, charting: dict[str, Any]
+) -> None:
+    infusion_session = charting["session"]
+    patient = _db.session.get(Patient, infusion_session.patient_id)
+    pages = [
+        f"/sessions/{infusion_session.id}",
+        f"/sessions/{infusion_session.id}/print",
+        f"/sessions/{infusion_session.id}/scores/phq9",
+        f"/patients/{patient.id}",
+        f"/patients/{patient.id}/edit",
+    ]
+    for path in pages:
+        html = client.get(path).get_data(as_text=True)
+        [title] = re.findall(r"<title>(.*?)</title>", html, flags=re.S)
+        assert patient.family_name.lower() not in title.lower(), path
+        assert patient.mrn.lower() not in title.lower(), path

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -25,29 +25,27 @@ def patient_age(patient: Patient) -> int:
     return patient_services.age_on(patient.date_of_birth, local_now().date())
 
 
-SEARCH_KEY = "patient_search"
-
-
 @bp.route("/", methods=["GET", "POST"])
 @roles_required(*CLINICAL_ROLES)
-def index() -> Response | tuple[str, int] | str:
-    """Search by name or MRN. The search is posted and kept in the signed session cookie, never
-    put in the URL: a name in a query string lands in access logs and browser history."""
+def index() -> tuple[str, int] | str:
+    """The patient list, or a search by name or MRN.
+
+    A search is posted and answered at once, and kept nowhere: not in the URL (access logs,
+    browser history) and not in the session cookie, which is signed but readable by whoever holds
+    it. The pages of a search are posted too, each carrying the search again.
+    """
     form = SearchForm()
-    if form.validate_on_submit():
-        session[SEARCH_KEY] = (form.q.data or "").strip()
-        return redirect(url_for("patients.index"))
-    if form.is_submitted():
-        return _search_page(form, ""), 422
-    query_text = session.get(SEARCH_KEY, "")
-    form.q.data = query_text
-    return _search_page(form, query_text)
+    if not form.is_submitted():
+        return _search_page(form, "", page_number(request.args))
+    if not form.validate():
+        return _search_page(form, "", 1), 422
+    return _search_page(form, (form.q.data or "").strip(), page_number(request.form))
 
 
-def _search_page(form: SearchForm, query_text: str) -> str:
+def _search_page(form: SearchForm, query_text: str, page_wanted: int) -> str:
     page = patient_services.search_page(
         query_text,
-        page=page_number(request.args),
+        page=page_wanted,
         per_page=max(current_app.config["PATIENTS_PAGE_SIZE"], 1),
     )
     return render_template("patients/index.html", form=form, page=page, query_text=query_text)
