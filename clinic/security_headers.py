@@ -29,7 +29,8 @@ def register_security_headers(app: Flask) -> None:
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
         if app.config["SESSION_COOKIE_SECURE"]:
-            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+            # Subdomains too: a cookie set for the domain must never travel over plain http.
+            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         if request.endpoint not in ("static", "bootstrap.static"):
             # Pages may show patient data: never keep them in a shared or back-button cache.
             response.headers["Cache-Control"] = "no-store"

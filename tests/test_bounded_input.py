@@ -23,6 +23,9 @@ import re
 import secrets
 import subprocess
 import sys
+import time
+import urllib.request
+import uuid
 import zlib
 from collections.abc import Callable
 from datetime import timedelta
@@ -55,7 +58,7 @@ from clinic.sessions.models import (
 )
 from clinic.sessions.services.monitoring import MonitoringDetails, record_monitoring
 from clinic.sessions.services.opening import SessionDetails, open_session
-from tests.conftest import login
+from tests.conftest import BASE_CONFIG, login
 from tests.factories import make_patient, record_administration
 from tests.helpers import local_text
 
@@ -817,3 +820,73 @@ def test_no_page_title_carries_the_patient_name(
         [title] = re.findall(r"<title>(.*?)</title>", html, flags=re.S)
         assert patient.family_name.lower() not in title.lower(), path
         assert patient.mrn.lower() not in title.lower(), path
+
+
+# --- 11. headers ----------------------------------------------------------------------------------
+
+
+def test_hsts_covers_subdomains_in_production(database_url: str, monkeypatch) -> None:
+    monkeypatch.delenv("CLINIC_ENV", raising=False)
+    production = clinic.create_app(
+        {
+            "CLINIC_ENV": "production",
+            "SECRET_KEY": BASE_CONFIG["SECRET_KEY"],
+            "AUDIT_KEY": BASE_CONFIG["AUDIT_KEY"],
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "WEB_CONCURRENCY": 1,
+        }
+    )
+    response = production.test_client().get("/login", base_url="https://localhost")
+    hsts = response.headers["Strict-Transport-Security"]
+    assert [part.strip() for part in hsts.split(";")] == ["max-age=31536000", "includeSubDomains"]
+    with production.app_context():
+        _db.engine.dispose()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_gunicorn_sends_no_server_header(tmp_path: Path) -> None:
+    """Served as production serves it (`gunicorn wsgi:app` from the repository, which reads
+    ./gunicorn.conf.py): no `Server: gunicorn`, on a page and on gunicorn's own error answer."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CLINIC_ENV": "development",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'clinic.sqlite3'}",
+        "SECRET_KEY": uuid.uuid4().hex * 2,
+        "AUDIT_KEY": uuid.uuid4().hex * 2,
+    }
+    process = subprocess.Popen(
+        [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        headers = _first_answer(f"http://127.0.0.1:{port}/login", process)
+        assert "Server" not in headers, headers.get("Server")
+        assert headers["Content-Security-Policy"]  # the app answered, not something else
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _first_answer(url: str, process: subprocess.Popen[bytes]) -> Any:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(process.stderr.read().decode() if process.stderr else "exited")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback)
+                return response.headers
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("gunicorn did not answer within 30 s")
