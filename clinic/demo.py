@@ -22,6 +22,7 @@ from clinic.auth.models import Role, User
 from clinic.cli_checks import needs_schema
 from clinic.database import utcnow
 from clinic.extensions import db
+from clinic.patients.consents.services import ConsentDetails, active_consent_types, record_consent
 from clinic.patients.models import Indication, Patient, Sex
 from clinic.patients.services import PatientData, register_patient
 from clinic.sessions.models import (
@@ -86,6 +87,7 @@ def seed_demo(sessions: int, password: str, seed: int = 7) -> Patient:
         ),
     )
     today = utcnow().replace(hour=14, minute=0, second=0, microsecond=0)
+    _consent(nurse, patient, today.date() - timedelta(days=7 * sessions + 7))
     # The demo writes months of history at once, as no chart at the chair is: the window that
     # refuses a session opened long after its start is widened for this run (never production).
     window = current_app.config["SESSION_START_MAX_DAYS_PAST"]
@@ -101,6 +103,25 @@ def seed_demo(sessions: int, password: str, seed: int = 7) -> Patient:
     finally:
         current_app.config["SESSION_START_MAX_DAYS_PAST"] = window
     return patient
+
+
+def _consent(nurse: User, patient: Patient, signed_on: date) -> None:
+    """The patient's consent for each route the demo sessions use, signed before the first."""
+    for consent_type in active_consent_types():
+        if consent_type.route in (Route.IV, Route.IM, Route.INTRANASAL):
+            record_consent(
+                nurse,
+                patient.id,
+                ConsentDetails(
+                    consent_type_id=consent_type.id,
+                    document_title=f"Consent to {consent_type.name}",
+                    document_version="2025-1",
+                    signed_on=signed_on,
+                    witnessed_by="Nora Reyes, RN",
+                    valid_until=signed_on + timedelta(days=365),
+                ),
+                None,
+            )
 
 
 def _chart_session(
@@ -124,7 +145,6 @@ def _chart_session(
             attending_clinician_id=clinician.id,
             nurse_id=nurse.id,
             started_at=started_at,
-            consent_on_file=True,
             fasting_confirmed=True,
             weight_kg=Decimal("68.40"),
         ),

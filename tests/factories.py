@@ -12,6 +12,13 @@ import sqlalchemy as sa
 from clinic.auth.models import User
 from clinic.database import utcnow
 from clinic.extensions import db
+from clinic.patients.consents.models import Consent, ConsentType
+from clinic.patients.consents.services import (
+    ConsentDetails,
+    clinic_today,
+    current_consent_for,
+    record_consent,
+)
 from clinic.patients.models import Indication, Patient, Sex
 from clinic.sessions.models import (
     Administration,
@@ -66,6 +73,48 @@ def make_patient(
     return patient
 
 
+def consent_type_for(route: Route) -> ConsentType:
+    """The seeded consent type covering the route."""
+    found = db.session.scalar(
+        sa.select(ConsentType).where(ConsentType.route == route).order_by(ConsentType.id).limit(1)
+    )
+    assert found is not None, f"no consent type for {route}"
+    return found
+
+
+def give_consent(
+    patient: Patient,
+    user: User,
+    route: Route = Route.IV,
+    *,
+    signed_on: date | None = None,
+    valid_until: date | None = None,
+) -> Consent:
+    """A consent for the route, recorded through the service (audited), signed today unless
+    given, without expiry unless given."""
+    written = record_consent(
+        user,
+        patient.id,
+        ConsentDetails(
+            consent_type_id=consent_type_for(route).id,
+            document_title="Consent to ketamine treatment",
+            document_version="2025-1",
+            signed_on=signed_on or clinic_today(),
+            witnessed_by="A. Witness",
+            valid_until=valid_until,
+        ),
+        None,
+    )
+    db.session.commit()
+    return db.session.get(Consent, written.entry.id)
+
+
+def ready_to_open(patient: Patient, user: User, route: Route = Route.IV) -> None:
+    """What opening a session for the route requires of the patient: a current consent for it."""
+    if current_consent_for(patient.id, route, clinic_today()) is None:
+        give_consent(patient, user, route, signed_on=date(2000, 1, 1))
+
+
 def open_session_for(
     patient: Patient,
     nurse: User,
@@ -75,6 +124,9 @@ def open_session_for(
     started_at: datetime | None = None,
     indication: Indication | None = None,
 ) -> InfusionSession:
+    """A session opened through the service, with what opening requires (a consent for the
+    route) recorded first when the patient has none."""
+    ready_to_open(patient, nurse, route)
     written = open_session(
         nurse,
         patient.id,
@@ -86,7 +138,6 @@ def open_session_for(
             # Whole minutes, as the chart's datetime-local inputs can express them.
             started_at=started_at
             or utcnow().replace(second=0, microsecond=0) - timedelta(minutes=30),
-            consent_on_file=True,
             fasting_confirmed=True,
             weight_kg=Decimal("70.5"),
         ),
@@ -349,6 +400,7 @@ def seed_chart_records(nurse: User, clinician: User) -> dict[str, int]:
     entry = record_monitoring(infusion_session, nurse, infusion_session.started_at, spo2=97)
     return {
         "patient": patient.id,
+        "consent": infusion_session.consent_id,
         "session": infusion_session.id,
         "administration": administration.id,
         "monitoring_entry": entry.id,

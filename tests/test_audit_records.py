@@ -29,6 +29,8 @@ from clinic.auth.models import Role, User
 from clinic.clinic_time import to_local
 from clinic.database import UTCDateTime, utcnow
 from clinic.extensions import db as _db
+from clinic.patients.consents.models import Consent, ConsentType
+from clinic.patients.consents.services import ConsentDetails, record_consent, withdraw_consent
 from clinic.patients.models import Indication, Patient, Sex
 from clinic.patients.services import PatientData, register_patient, update_patient
 from clinic.review.record_trail import TRAILS, check_records
@@ -114,6 +116,38 @@ def registered(nurse: User, mrn: str, family_name: str) -> Patient:
     return patient
 
 
+def consented(nurse: User, clinician: User, patient: Patient, other: Patient) -> None:
+    """Each patient's consent for IV, one with an expiry and a note; and one withdrawn."""
+    types = {t.route: t.id for t in _db.session.scalars(sa.select(ConsentType))}
+    for who, details in (
+        (
+            patient,
+            ConsentDetails(types[Route.IV], "IV ketamine", "4", date(2025, 1, 6), "A. Witness"),
+        ),
+        (
+            other,
+            ConsentDetails(
+                types[Route.IV],
+                "IV ketamine",
+                "4",
+                date(2025, 2, 3),
+                "B. Witness",
+                valid_until=date(2999, 1, 1),
+                note="Read aloud to the patient",
+            ),
+        ),
+        (
+            patient,
+            ConsentDetails(types[Route.IM], "IM ketamine", "1", date(2025, 1, 6), "A. Witness"),
+        ),
+    ):
+        record_consent(nurse, who.id, details, None)
+    _db.session.commit()
+    withdrawn = _db.session.scalar(sa.select(sa.func.max(Consent.id)))
+    withdraw_consent(clinician, patient.id, withdrawn, "Prefers the IV route only")
+    _db.session.commit()
+
+
 def opened(nurse: User, clinician: User, patient: Patient, start: datetime) -> int:
     written = open_session(
         nurse,
@@ -124,7 +158,6 @@ def opened(nurse: User, clinician: User, patient: Patient, start: datetime) -> i
             attending_clinician_id=clinician.id,
             nurse_id=nurse.id,
             started_at=start,
-            consent_on_file=True,
             fasting_confirmed=False,
             weight_kg=Decimal("68.4"),
         ),
@@ -249,6 +282,8 @@ def build_record() -> Record:
     )
     update_patient(clinician, patient, edited, patient.version)
     _db.session.commit()
+
+    consented(nurse, clinician, patient, other)
 
     start = minute(utcnow()) - timedelta(hours=3)
     signed = opened(nurse, clinician, patient, start)
@@ -384,6 +419,8 @@ def scope(record: Record, table: sa.Table) -> list[sa.Row[Any]]:
     covers), the patients, and the signed session's signature and addenda."""
     if table.name == "patient":
         where = table.c.id.in_((record.patient, record.other_patient))
+    elif "patient_id" in table.c and "session_id" not in table.c:
+        where = table.c.patient_id.in_((record.patient, record.other_patient))
     elif table.name == "infusion_session":
         where = table.c.id.in_((record.unsigned, record.cancelled))
     elif table.name in ("signature", "addendum"):

@@ -59,7 +59,7 @@ from clinic.sessions.models import (
 from clinic.sessions.services.monitoring import MonitoringDetails, record_monitoring
 from clinic.sessions.services.opening import SessionDetails, open_session
 from tests.conftest import BASE_CONFIG, login
-from tests.factories import make_patient, record_administration
+from tests.factories import make_patient, ready_to_open, record_administration
 from tests.helpers import local_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -454,7 +454,6 @@ def open_form(patient: Patient, nurse: User, clinician: User, started: str) -> d
         "attending_clinician_id": clinician.id,
         "nurse_id": nurse.id,
         "started_at": started,
-        "consent_on_file": "y",
         "fasting_confirmed": "y",
         "weight_kg": "72.4",
     }
@@ -481,6 +480,7 @@ def test_a_session_starts_within_a_sane_window(
     nurse = login_as(Role.NURSE)
     clinician = make_user(Role.CLINICIAN)
     patient = make_patient()
+    ready_to_open(patient, clinician)
     response = client.post(
         f"/sessions/new?patient={patient.id}", data=open_form(patient, nurse, clinician, started())
     )
@@ -508,7 +508,6 @@ def test_the_service_refuses_a_session_start_outside_the_window(
             attending_clinician_id=clinician.id,
             nurse_id=nurse.id,
             started_at=when,
-            consent_on_file=True,
             fasting_confirmed=True,
             weight_kg=None,
         )

@@ -24,7 +24,7 @@ from clinic.sessions.models import (
 )
 from clinic.sessions.services.administrations import InfusionEventDetails, record_infusion_event
 from clinic.sessions.services.monitoring import MonitoringDetails, record_monitoring
-from tests.factories import make_patient, open_session_for, record_administration
+from tests.factories import make_patient, open_session_for, ready_to_open, record_administration
 from tests.helpers import (
     audit_actions,
     count_queries,
@@ -51,6 +51,7 @@ def test_nurse_opens_session_and_is_taken_to_the_chart(
 ) -> None:
     nurse = login_as(Role.NURSE)
     patient = make_patient()
+    ready_to_open(patient, nurse, Route.INTRANASAL)
     started = minute(utcnow()) - timedelta(minutes=5)
     form = {
         "indication": "depression",
@@ -58,7 +59,6 @@ def test_nurse_opens_session_and_is_taken_to_the_chart(
         "attending_clinician_id": team["clinician"].id,
         "nurse_id": nurse.id,
         "started_at": local_text(started),
-        "consent_on_file": "y",
         "fasting_confirmed": "y",
         "weight_kg": "72.40",
         "submission_key": "open-1",
@@ -469,6 +469,8 @@ def test_opening_a_session_with_a_key_used_for_another_patient_is_refused(
 ) -> None:
     nurse = login_as(Role.NURSE)
     first, second = make_patient(), make_patient()
+    for patient in (first, second):
+        ready_to_open(patient, nurse)
     form = {
         "indication": "depression",
         "route": "iv",

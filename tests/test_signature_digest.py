@@ -34,6 +34,7 @@ from clinic.auth.models import Role, User
 from clinic.auth.passwords import hash_password
 from clinic.database import UTCDateTime
 from clinic.extensions import db as _db
+from clinic.patients.consents.models import Consent, ConsentType
 from clinic.patients.models import Indication, Patient, Sex
 from clinic.sessions.digest import _plain, canonical_content, content_digest
 from clinic.sessions.models import (
@@ -179,6 +180,22 @@ def insert_fixed_session() -> None:
                 created_by_id=NURSE_ID,
             ),
         ]
+    )
+    db.flush()
+    # A consent of the other patient: something for the columns the fixed session predates (its
+    # consent record) to point at when the matrix fills them.
+    db.add(
+        Consent(
+            id=7151,
+            patient_id=OTHER_PATIENT_ID,
+            consent_type_id=_db.session.scalar(sa.select(sa.func.min(ConsentType.id))),
+            document_title="Consent to IV ketamine",
+            document_version="3",
+            signed_on=date(2025, 3, 1),
+            witnessed_by="A. Witness",
+            recorded_at=at(-60),
+            recorded_by_id=NURSE_ID,
+        )
     )
     db.flush()
     entry = {"session_id": SESSION_ID, "recorded_by_id": NURSE_ID}
@@ -494,7 +511,13 @@ def other_value(column: sa.Column[Any], value: Any) -> Any:
 
 
 def value_for_empty(column: sa.Column[Any]) -> Any:
-    """A value for a column no row of the session fills (the header's cancellation)."""
+    """A value for a column no row of the session fills (the header's cancellation, the columns
+    added after the digest's version 1, which the fixed session predates)."""
+    if column.foreign_keys:
+        (fk,) = column.foreign_keys
+        found = _db.session.scalar(sa.select(fk.column).order_by(fk.column).limit(1))
+        assert found is not None, f"no {fk.column} to point {column} at"
+        return found
     if isinstance(column.type, UTCDateTime):
         return at(90)
     if isinstance(column.type, sa.String):

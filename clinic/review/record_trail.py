@@ -34,6 +34,7 @@ from clinic.audit.models import AuditEvent
 from clinic.audit.services import canonical_json
 from clinic.database import UTCDateTime
 from clinic.extensions import db
+from clinic.patients.consents.models import Consent
 from clinic.patients.models import Patient
 from clinic.sessions.digest import canonical_contents, digest_of
 from clinic.sessions.models import (
@@ -110,6 +111,7 @@ TRAILS: tuple[Trail, ...] = (
         not_audited=frozenset({"id", "updated_at", "version"}),
         since=frozenset({"created_at"}),
     ),
+    Trail(Consent, "consent_recorded", "recorded_by_id", updates=("consent_withdrawn",)),
     Trail(
         InfusionSession,
         "session_opened",

@@ -36,6 +36,15 @@ DIGEST_VERSION = 1
 # Signing itself changes these: the status becomes "signed" and the row's version increments.
 _HEADER_EXCLUDED = frozenset({"status", "version"})
 
+# Columns added to a signed table after version 1 was fixed are in the content only when they
+# hold a value. Every session signed before a column existed has it empty, so it still hashes to
+# the digest its signature holds (a new empty column must not turn every signed chart into a
+# tamper warning); a value written into one of them afterwards changes the digest like any other
+# change, and on the sessions that hold one it is signed as any column is.
+ADDED_AFTER_VERSION_1: dict[str, frozenset[str]] = {
+    "infusion_session": frozenset({"consent_id"}),
+}
+
 ENTRY_MODELS: tuple[tuple[str, type[Any]], ...] = (
     ("administrations", Administration),
     ("infusion_events", InfusionEvent),
@@ -62,10 +71,11 @@ def _plain(value: Any) -> Any:
 
 def _columns(obj: Any, excluded: frozenset[str] = frozenset()) -> dict[str, Any]:
     mapper = sa.inspect(type(obj))
+    added = ADDED_AFTER_VERSION_1.get(mapper.local_table.name, frozenset())
     return {
         attr.key: _plain(getattr(obj, attr.key))
         for attr in mapper.column_attrs
-        if attr.key not in excluded
+        if attr.key not in excluded and not (attr.key in added and getattr(obj, attr.key) is None)
     }
 
 

@@ -17,32 +17,14 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
+from clinic.administration_terms import Method, Route
 from clinic.auth.models import User
 from clinic.database import UTCDateTime, utcnow
 from clinic.extensions import db
+from clinic.patients.consents.models import Consent
 from clinic.patients.models import Indication, Patient, enum_column
 
 DOSE = sa.Numeric(14, 4)  # up to 4 decimals, refused (not rounded) beyond that
-
-
-class Route(enum.StrEnum):
-    IV = "iv"
-    IM = "im"
-    INTRANASAL = "intranasal"
-    SUBCUTANEOUS = "subcutaneous"
-    ORAL = "oral"
-    SUBLINGUAL = "sublingual"
-
-    @property
-    def label(self) -> str:
-        return {
-            "iv": "Intravenous (IV)",
-            "im": "Intramuscular (IM)",
-            "intranasal": "Intranasal (IN)",
-            "subcutaneous": "Subcutaneous (SC)",
-            "oral": "Oral (PO)",
-            "sublingual": "Sublingual (SL)",
-        }[self.value]
 
 
 class SessionStatus(enum.StrEnum):
@@ -55,14 +37,6 @@ class SessionStatus(enum.StrEnum):
         return {"in_progress": "In progress", "cancelled": "Cancelled", "signed": "Signed"}[
             self.value
         ]
-
-
-class Method(enum.StrEnum):
-    INFUSION = "infusion"
-    BOLUS = "bolus"
-    INJECTION = "injection"
-    SPRAY = "spray"
-    TABLET = "tablet"
 
 
 class InfusionEventKind(enum.StrEnum):
@@ -123,7 +97,11 @@ class InfusionSession(db.Model):
     attending_clinician_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
     nurse_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # Before consents were records (migration 0009) a checkbox said whether consent was on file;
+    # it is kept as it was ticked on those sessions. Since then the app sets it, with the consent
+    # that covered the route when the session was opened (`consent_id`).
     consent_on_file: Mapped[bool] = mapped_column(default=False)
+    consent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("consent.id"))
     fasting_confirmed: Mapped[bool] = mapped_column(default=False)
     weight_kg: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 2))
     status: Mapped[SessionStatus] = mapped_column(
@@ -143,6 +121,7 @@ class InfusionSession(db.Model):
     patient: Mapped[Patient] = relationship()
     attending_clinician: Mapped[User] = relationship(foreign_keys=[attending_clinician_id])
     nurse: Mapped[User] = relationship(foreign_keys=[nurse_id])
+    consent: Mapped[Consent | None] = relationship()
     signature: Mapped[Signature | None] = relationship(back_populates="session", uselist=False)
 
     @property

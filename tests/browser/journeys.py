@@ -152,22 +152,44 @@ def open_session(
     started: str = "",
     check: bool = True,
 ) -> int:
-    """From the patient's page: New session → Open session. Returns the session's id."""
-    page.get_by_role("link", name="New session").click()
-    expect(page).to_have_url(re.compile(r"/sessions/new\?patient=\d+$"))
-    if check:
-        check_page(page)
-    page.get_by_label("Route of administration").select_option(label=route)
-    page.get_by_label("Attending clinician").select_option(label=attending.display_name)
-    page.get_by_label("Nurse").select_option(label=nurse.display_name)
-    page.get_by_label("Weight (kg)").fill(weight_kg)
-    if started:  # "YYYY-MM-DDTHH:MM", clinic time; empty means now
-        page.get_by_label("Start time").fill(started)
-    page.get_by_label("Consent on file").check()
-    page.get_by_label("Fasting (NPO) confirmed").check()
-    page.get_by_role("button", name="Open session").click()
+    """From the patient's page: New session → Open session. Returns the session's id.
+
+    When no current consent covers the route, the form says so next to the route: the consent
+    is recorded by the link beside it, and the session opened from the patient's page again."""
+    patient_page = page.url
+    for attempt in range(2):
+        page.get_by_role("link", name="New session").click()
+        expect(page).to_have_url(re.compile(r"/sessions/new\?patient=\d+$"))
+        if check:
+            check_page(page)
+        page.get_by_label("Route of administration").select_option(label=route)
+        page.get_by_label("Attending clinician").select_option(label=attending.display_name)
+        page.get_by_label("Nurse").select_option(label=nurse.display_name)
+        page.get_by_label("Weight (kg)").fill(weight_kg)
+        if started:  # "YYYY-MM-DDTHH:MM", clinic time; empty means now
+            page.get_by_label("Start time").fill(started)
+        page.get_by_label("Fasting (NPO) confirmed").check()
+        page.get_by_role("button", name="Open session").click()
+        consent_link = page.get_by_role("link", name=re.compile("Record the patient's consent"))
+        if attempt or not consent_link.count():
+            break
+        consent_link.click()
+        record_consent(page, signed_on="2020-01-06" if started else "")
+        page.goto(patient_page)
     expect(page).to_have_url(re.compile(r"/sessions/\d+"))
     return int(re.search(r"/sessions/(\d+)", page.url).group(1))
+
+
+def record_consent(page: Page, *, signed_on: str = "", witness: str = "Rita Witness, RN") -> None:
+    """On the consent form (its type chosen already when reached from a refused session)."""
+    expect(page.get_by_role("heading", name="Record consent")).to_be_visible()
+    page.get_by_label("Document title").fill("Consent to ketamine treatment")
+    page.get_by_label("Document version").fill("2025-1")
+    page.get_by_label("Witnessed by").fill(witness)
+    if signed_on:  # today's date unless given
+        page.get_by_label("Signed on").fill(signed_on)
+    page.get_by_role("button", name="Record consent").click()
+    expect(page.get_by_text("Consent recorded.")).to_be_visible()
 
 
 def record_administration(

@@ -40,7 +40,6 @@ class OpenSessionForm(OneTimeForm):
         "Nurse", coerce=optional_int, validators=[DataRequired(message="Choose the nurse.")]
     )
     started_at = occurred_at_field("Start time")
-    consent_on_file = BooleanField("Consent on file")
     fasting_confirmed = BooleanField("Fasting (NPO) confirmed")
     weight_kg = ClinicalDecimalField(
         "Weight (kg)",

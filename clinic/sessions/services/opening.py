@@ -1,7 +1,9 @@
 """Opening a session for a patient.
 
 The patient row is locked so that a double post finds the first one's session; the form's
-one-time key makes the second post return it instead of opening another."""
+one-time key makes the second post return it instead of opening another. A session is opened only
+for a route that a current consent of the patient covers on the day it starts (DESIGN.md §3);
+the session keeps that consent's id."""
 
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ import sqlalchemy as sa
 from flask import current_app
 
 from clinic.auth.models import Role, User
+from clinic.clinic_time import to_local
 from clinic.database import utcnow
 from clinic.extensions import db
+from clinic.patients.consents.services import current_consent_for
 from clinic.patients.models import Indication, Patient
 from clinic.sessions.entries import ChartError, audit_values, require_not_ahead, store_entry
 from clinic.sessions.models import (
@@ -32,7 +36,6 @@ class SessionDetails:
     attending_clinician_id: int
     nurse_id: int
     started_at: datetime
-    consent_on_file: bool
     fasting_confirmed: bool
     weight_kg: Decimal | None
 
@@ -56,9 +59,14 @@ def open_session(
         details.attending_clinician_id, Role.CLINICIAN, "attending_clinician_id", "clinician"
     )
     require_active(details.nurse_id, Role.NURSE, "nurse_id", "nurse")
+    consent = current_consent_for(patient.id, details.route, to_local(details.started_at).date())
+    if consent is None:
+        raise NoConsentError(details.route)
     infusion_session = InfusionSession(
         patient_id=patient.id,
         created_by_id=actor.id,
+        consent_on_file=True,
+        consent_id=consent.id,
         **asdict(details),
     )
     return store_entry(
@@ -66,9 +74,25 @@ def open_session(
         infusion_session,
         patient_id=patient.id,
         action="session_opened",
-        changes=audit_values(details),
+        changes={
+            **audit_values(details),
+            "consent_on_file": [None, True],
+            "consent_id": [None, consent.id],
+        },
         submission_key=submission_key,
     )
+
+
+class NoConsentError(ChartError):
+    """No current consent of the patient covers the route on the session's day."""
+
+    def __init__(self, route: Route) -> None:
+        super().__init__(
+            f"No current consent covers the {route.label} route on this day: record the "
+            "patient's consent first, or choose a route a current consent covers.",
+            "route",
+        )
+        self.route = route
 
 
 def require_start_in_window(started_at: datetime) -> None:

@@ -17,7 +17,7 @@ from clinic.sessions.blueprint import bp
 from clinic.sessions.entry_time import entered_time
 from clinic.sessions.forms.opening import OpenSessionForm
 from clinic.sessions.models import Route
-from clinic.sessions.services.opening import SessionDetails, open_session
+from clinic.sessions.services.opening import NoConsentError, SessionDetails, open_session
 from clinic.sessions.services.staff import staff_choices
 
 
@@ -35,6 +35,7 @@ def new() -> Response | str | tuple[str, int]:
             form.nurse_id.data = current_user.id
         elif current_user.role == Role.CLINICIAN:
             form.attending_clinician_id.data = current_user.id
+    consent_needed: Route | None = None
     if form.validate_on_submit():
         details = SessionDetails(
             indication=Indication(form.indication.data),
@@ -42,12 +43,15 @@ def new() -> Response | str | tuple[str, int]:
             attending_clinician_id=form.attending_clinician_id.data,
             nurse_id=form.nurse_id.data,
             started_at=entered_time(form, form.started_at),
-            consent_on_file=bool(form.consent_on_file.data),
             fasting_confirmed=bool(form.fasting_confirmed.data),
             weight_kg=form.weight_kg.data,
         )
         try:
             saved = open_session(current_user, patient.id, details, form.submission())
+        except NoConsentError as error:
+            db.session.rollback()
+            show_on_form(form, error)
+            consent_needed = error.route
         except FieldError as error:
             db.session.rollback()
             show_on_form(form, error, "route")
@@ -58,7 +62,9 @@ def new() -> Response | str | tuple[str, int]:
             return redirect(url_for("sessions.chart", session_id=saved.entry.id))
     if form.is_submitted():
         form.renew_submission_key()
-    page = render_template("sessions/new.html", form=form, patient=patient)
+    page = render_template(
+        "sessions/new.html", form=form, patient=patient, consent_needed=consent_needed
+    )
     # The page shows the patient's banner (name, allergies): a view of the record.
     record_patient_viewed(current_user, patient)
     db.session.commit()

@@ -1,0 +1,59 @@
+"""The record tables of issue 13 (consents; courses, their reviews and orders as they come) are
+kept as the clinical tables are (migrations 0003, 0006): the database refuses to delete a row on
+either database, to replace one on SQLite (a REPLACE deletes the row it collides with) and to
+truncate the table on PostgreSQL, whoever holds a connection."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+
+import pytest
+import sqlalchemy as sa
+
+from clinic.auth.models import Role
+from tests.factories import give_consent, make_patient
+
+NEVER_DELETED = "never deleted"
+TABLES = ("consent",)
+
+
+@pytest.fixture
+def record(db, make_user) -> None:
+    """A row in every table."""
+    nurse = make_user(Role.NURSE)
+    give_consent(make_patient(), nurse)
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_a_row_is_never_deleted(db, record, table):
+    with pytest.raises(sa.exc.DatabaseError, match=NEVER_DELETED):
+        db.session.execute(sa.text(f"DELETE FROM {table}"))
+    db.session.rollback()
+    assert db.session.scalar(sa.text(f"SELECT count(*) FROM {table}")) > 0
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_a_row_is_never_replaced_on_sqlite(db, record, table):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("REPLACE is SQLite's")
+    db.session.commit()
+    db.session.close()
+    with closing(sqlite3.connect(db.engine.url.database)) as shell:
+        rows = shell.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+        first = f"(SELECT min(id) FROM {table})"
+        with pytest.raises(sqlite3.IntegrityError, match=NEVER_DELETED):
+            shell.execute(
+                f"INSERT OR REPLACE INTO {table} SELECT * FROM {table} WHERE id = {first}"
+            )
+        shell.rollback()
+        assert shell.execute(f"SELECT * FROM {table} ORDER BY id").fetchall() == rows
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_a_table_is_never_truncated_on_postgresql(db, record, table):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("TRUNCATE is PostgreSQL's")
+    with pytest.raises(sa.exc.DBAPIError, match=NEVER_DELETED):
+        db.session.execute(sa.text(f"TRUNCATE {table} CASCADE"))
+    db.session.rollback()
