@@ -9,6 +9,7 @@ with it.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -315,3 +316,47 @@ def test_a_password_changed_in_production_is_stored_with_scrypt_and_signs_in(
     assert method_of(stored_hash(db, user)) == PRODUCTION_METHOD
     client.post("/logout")
     assert login(client, user.username, new_password).status_code == 302
+
+
+# --- what the estimator is told to guess first (mutation testing found these unpinned) ---------
+
+
+def test_the_estimator_guesses_each_year_from_a_century_ago_to_next_year(app):
+    this_year = datetime.now(UTC).year
+    years = passwords._years()
+    assert years[:2] == [str(this_year + 1), str(this_year)]
+    assert years[-1] == str(this_year - 99)
+    assert len(years) == 101
+
+
+def test_the_estimator_guesses_the_username_the_full_name_and_each_part_of_it(app):
+    assert passwords._personal_words("jd", "Mary-Jane Watson") == [
+        "jd",
+        "mary-jane watson",
+        "mary",
+        "jane",
+        "watson",
+    ]
+    assert passwords._personal_words("j", "A Watson") == ["a watson", "watson"]
+
+
+@pytest.mark.parametrize(
+    ("candidate", "refusal"),
+    [
+        (
+            "Summer2026!!",
+            "This password is too easy to guess. Leave out the clinic's words and the date"
+            " (seasons, months, years). Digits and symbols at the start or end add little:"
+            " guessers try those first. Add another word or two. Uncommon words are better."
+            " Capitalization doesn't help very much.",
+        ),
+        (
+            "kestrel1999!",
+            "This password is too easy to guess. This is a very common password. Digits and"
+            " symbols at the start or end add little: guessers try those first. Add another"
+            " word or two. Uncommon words are better.",
+        ),
+    ],
+)
+def test_a_refusal_is_one_text_with_every_reason_in_order(app, candidate, refusal):
+    assert password_problems(candidate) == [refusal]
