@@ -29,6 +29,12 @@ def local_minutes_ago(minutes: int = 5) -> str:
     return local_text(utcnow() - timedelta(minutes=minutes))
 
 
+def to_local_date_and_time(moment: datetime) -> tuple[str, str]:
+    """A UTC moment as the chart's two time inputs show it: the date, and a 24-hour HH:MM."""
+    local = to_local(moment)
+    return local.strftime("%Y-%m-%d"), local.strftime("%H:%M")
+
+
 def minute(moment: datetime) -> datetime:
     """The moment cut to the minute, as a datetime-local input can express it."""
     return moment.replace(second=0, microsecond=0)
@@ -41,6 +47,15 @@ def input_value(html: str, name: str) -> str | None:
         return None
     value = re.search(r'\bvalue="([^"]*)"', match.group(0))
     return value.group(1) if value else ""
+
+
+def time_value(html: str, name: str) -> str | None:
+    """A charted time as its form shows it (the date and the 24-hour time inputs of
+    templates/macros/forms.html `time_control`), as the one "YYYY-MM-DDTHH:MM" it stands for."""
+    date, time = input_value(html, f"{name}-date"), input_value(html, name)
+    if date is None or time is None:
+        return None
+    return f"{date}T{time}" if date or time else ""
 
 
 def submission_key(html: str, form_action: str) -> str:

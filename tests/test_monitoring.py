@@ -32,6 +32,7 @@ from tests.helpers import (
     minute,
     sign_in_db,
     submission_key,
+    time_value,
 )
 
 
@@ -50,7 +51,6 @@ VALID = {
     "sedation_moaas": "5",
     "dissociation": "mild",
     "nausea": "none",
-    "pain_nrs": "3",
     "temperature_c": "36.8",
     "phase": "during",
     "note": "Comfortable",
@@ -99,7 +99,7 @@ def test_monitoring_entry_is_stored_and_the_form_comes_back_ready(
     assert (entry.systolic_bp, entry.diastolic_bp, entry.heart_rate) == (128, 82, 76)
     assert (entry.spo2, entry.respiratory_rate, entry.sedation_moaas) == (98, 14, 5)
     assert entry.dissociation == Dissociation.MILD and entry.nausea == Nausea.NONE
-    assert entry.pain_nrs == 3 and entry.temperature_c == Decimal("36.8")
+    assert entry.temperature_c == Decimal("36.8")
     assert entry.phase == Phase.DURING and entry.note == "Comfortable"
     assert entry.occurred_at == when
     assert entry.recorded_by_id == charting["nurse"].id
@@ -131,21 +131,33 @@ def test_monitoring_entry_is_stored_and_the_form_comes_back_ready(
             "sedation_moaas",
             "dissociation",
             "nausea",
-            "pain_nrs",
             "temperature_c",
             "phase",
             "note",
         )
     ]
     assert order == sorted(order)
-    # The quick-entry form is above the flowsheet; recorded-by shows on the row.
-    assert html.index('name="systolic_bp"') < html.index('data-testid="flowsheet"')
+    # The quick-entry form follows the flowsheet, right under its newest row; recorded-by shows
+    # on the row, which is marked as the one just saved.
+    assert html.index('name="systolic_bp"') > html.index('data-testid="flowsheet"')
     assert "128" in flowsheet_rows(html)[0] and "Test Nurse" in flowsheet_rows(html)[0]
+    assert "just-saved" in flowsheet_rows(html)[0]
+    assert "Saved: vitals at" in html
+
+
+def test_pain_is_not_part_of_the_vitals_set(client: FlaskClient, charting: dict[str, Any]) -> None:
+    # Pain is charted once, as the pain score before and after the session (the one the
+    # history, trends and exports read): the quick entry neither shows nor takes it.
+    infusion_session = charting["session"]
+    assert post_monitoring(client, infusion_session.id, pain_nrs="3").status_code == 302
+    [entry] = entries()
+    assert entry.pain_nrs is None
+    assert 'name="pain_nrs"' not in chart_html(client, infusion_session.id)
 
 
 def test_time_defaults_to_now_in_clinic_zone(client: FlaskClient, charting: dict[str, Any]) -> None:
     html = chart_html(client, charting["session"].id)
-    shown = input_value(html, "occurred_at")
+    shown = time_value(html, "occurred_at")
     assert shown in {local_text(utcnow()), local_text(utcnow() - timedelta(minutes=1))}
 
 
@@ -171,7 +183,6 @@ def test_time_defaults_to_now_in_clinic_zone(client: FlaskClient, charting: dict
         ("temperature_c", "36.55", "At most 1 decimal places"),
         ("temperature_c", "NaN", "Enter a number"),
         ("sedation_moaas", "6", "Not a valid choice"),
-        ("pain_nrs", "11", "Not a valid choice"),
     ],
 )
 def test_implausible_value_is_refused_next_to_its_field_and_the_rest_is_kept(
@@ -183,7 +194,7 @@ def test_implausible_value_is_refused_next_to_its_field_and_the_rest_is_kept(
     error = re.search(rf'<div id="{field}-error"[^>]*>([^<]*)</div>', html)
     assert error and message in error.group(1)
     # The field in error gets the cursor, with what was typed still in it.
-    if field not in ("sedation_moaas", "pain_nrs"):
+    if field != "sedation_moaas":
         tag = re.search(rf'<input[^>]*name="{field}"[^>]*>', html).group(0)
         assert f'value="{value}"' in tag and "autofocus" in tag and 'aria-invalid="true"' in tag
     for other in (
@@ -196,7 +207,7 @@ def test_implausible_value_is_refused_next_to_its_field_and_the_rest_is_kept(
     ):
         if other != field:
             assert input_value(html, other) == VALID[other]
-    assert '<option selected value="mild">' in html  # dissociation kept
+    assert re.search(r'<input checked[^>]*name="dissociation"[^>]*value="mild"', html)  # kept
     assert input_value(html, "note") == "Comfortable"
     assert entries() == []
     assert audit_actions("monitoring_recorded") == []

@@ -135,7 +135,11 @@ def test_pain_score_out_of_range_is_refused_with_input_kept(client, db, login_as
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "Pain is scored 0 (no pain) to 10 (worst imaginable)." in page
-    assert 'value="11"' in page
+    # One tap per score, 0 to 10: no button stands for 11, and none is shown chosen.
+    start = page.index('id="pain-form"')
+    pain_form = page[start : page.index("</form>", start)]
+    assert 'value="11"' not in pain_form
+    assert not re.search(r'<input checked[^>]*name="pain-score"', pain_form)
     assert scores(db, session_id) == []
     data["pain-score"] = "7"
     assert client.post(f"/sessions/{session_id}/scores/pain", data=data).status_code == 302

@@ -32,6 +32,7 @@ from tests.helpers import (
     local_text,
     minute,
     sign_in_db,
+    time_value,
 )
 
 
@@ -92,7 +93,7 @@ def test_open_session_form_defaults_to_patient_indication_current_nurse_and_now(
         r'<option selected value="fibromyalgia">|<option value="fibromyalgia" selected', html
     )
     assert re.search(rf'<option selected value="{nurse.id}">', html)
-    started = input_value(html, "started_at")
+    started = time_value(html, "started_at")
     assert started and started[:10] == to_local(utcnow()).strftime("%Y-%m-%d")
     assert "Dr Attending" in html
 
@@ -400,7 +401,7 @@ def test_a_double_tapped_discharge_is_recorded_once_without_a_false_warning(
     page = client.get(f"/sessions/{infusion_session.id}").get_data(as_text=True)
     form = {
         name: input_value(page, name)
-        for name in ("discharged_at", "time_shown", "time_edited", "version")
+        for name in ("discharged_at-date", "discharged_at", "time_shown", "time_edited", "version")
     }
     form["discharged_with"] = "Anna"
 
@@ -423,7 +424,7 @@ def test_correcting_the_driver_keeps_the_recorded_discharge_time(
     page = client.get(f"/sessions/{infusion_session.id}").get_data(as_text=True)
     form = {
         name: input_value(page, name)
-        for name in ("discharged_at", "time_shown", "time_edited", "version")
+        for name in ("discharged_at-date", "discharged_at", "time_shown", "time_edited", "version")
     }
 
     client.post(
@@ -450,7 +451,7 @@ def test_correcting_the_driver_from_a_browser_running_the_time_script_keeps_the_
     page = client.get(f"/sessions/{infusion_session.id}").get_data(as_text=True)
     action = f'action="/sessions/{infusion_session.id}/end"'
     end_form = page[page.index(action) : page.index("</form>", page.index(action))]
-    names = ("discharged_at", "time_shown", "version")
+    names = ("discharged_at-date", "discharged_at", "time_shown", "version")
     form = {name: input_value(end_form, name) for name in names}
     assert form["time_shown"] == ""
 

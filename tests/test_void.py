@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -41,7 +43,8 @@ def test_nurse_voids_own_entry_and_it_stays_listed_struck_through(client, db, lo
     score = refreshed(db, score)
     assert score.voided_by_id == nurse.id and score.void_reason == "wrong patient's chart"
     page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
-    assert f'id="score-{score.id}" class="voided"' in page
+    # Struck through, and marked as the row just changed.
+    assert re.search(rf'id="score-{score.id}" class="voided\b', page)
     assert f'data-testid="void-mark-score-{score.id}"' in page
     assert "wrong patient&#39;s chart" in page and "Nina Nurse" in page
     event = audit_actions("entry_voided")[0]

@@ -4,17 +4,23 @@ A view whose form was refused hands that form over in `ShownAgain`, so the chart
 person's input with the message next to the field; every other form on the page is fresh. A
 refused post answers with the chart as the record now stands (422 for input to correct, 409 for
 a conflict such as a signed session), never a redirect that would lose what was typed.
+
+A save is confirmed where the person acted (`Confirmation`): a short status by the form and the
+new or changed row marked. After Post/Redirect/Get it waits in the session for the next chart
+shown; a post sent by the page's script (static/js/chart.js, header `X-Chart-Part`) is answered
+with the chart itself, and the script swaps in the parts that changed: one request, the scroll
+and the other forms left as they were.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload, selectinload
@@ -102,6 +108,22 @@ class ShownAgain:
         yield from (form for form in singles if form is not None)
         yield from self.event_forms.values()
         yield from self.checklist_forms.values()
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A save shown where it was made: `message` in the status slot `part` (templates/sessions/
+    _saved.html), and the element `row` (e.g. "monitoring-12") marked and brought into view."""
+
+    part: str
+    message: str
+    row: str = ""
+
+
+# Where a confirmation waits between a post and the chart its redirect shows.
+CONFIRMATION_KEY = "chart_confirmation"
+# The header the page's script sends with a post it will swap into the page itself.
+PART_HEADER = "X-Chart-Part"
 
 
 @dataclass(frozen=True)
@@ -285,10 +307,14 @@ def _after_dosing(
 
 
 def render_chart(
-    infusion_session: InfusionSession, shown_again: ShownAgain | None = None, focus: str = ""
+    infusion_session: InfusionSession,
+    shown_again: ShownAgain | None = None,
+    focus: str = "",
+    confirmation: Confirmation | None = None,
 ) -> str:
     """The chart page; forms in `shown_again` carry the person's refused input."""
     shown_again = shown_again or ShownAgain()
+    confirmation = confirmation or _waiting_confirmation(infusion_session.id)
     for refused in shown_again.forms():
         if hasattr(refused, "renew_submission_key"):
             # It stored nothing: its next post is a new entry, not a retry of this one.
@@ -333,6 +359,7 @@ def render_chart(
         "event_forms": event_forms,
         "end_form": (shown_again.end_form or _end_form(infusion_session)) if editable else None,
         "focus": focus,
+        "confirmation": confirmation,
         "InfusionEventKind": InfusionEventKind,
         "Method": Method,
         "after": _after_dosing(infusion_session, administrations, shown_again),
@@ -344,10 +371,13 @@ def render_chart(
 
 
 def show_chart(
-    infusion_session: InfusionSession, shown_again: ShownAgain | None = None, focus: str = ""
+    infusion_session: InfusionSession,
+    shown_again: ShownAgain | None = None,
+    focus: str = "",
+    confirmation: Confirmation | None = None,
 ) -> str:
     """The chart, recorded as a view of the record (invariant 6), committed."""
-    page = render_chart(infusion_session, shown_again, focus)
+    page = render_chart(infusion_session, shown_again, focus, confirmation)
     record_session_view(current_user, infusion_session, "session_viewed")
     db.session.commit()
     return page
@@ -377,3 +407,31 @@ def chart_refusing(
 def back_to(session_id: int, anchor: str = "") -> Response:
     """Post/Redirect/Get: back to the chart, at the section where the person acted."""
     return redirect(url_for("sessions.chart", session_id=session_id, _anchor=anchor or None))
+
+
+def wants_part() -> bool:
+    """The post came from the page's script, which swaps the answer into the page."""
+    return request.headers.get(PART_HEADER) == "1"
+
+
+def saved(
+    session_id: int, confirmation: Confirmation | None, anchor: str = "", focus: str = ""
+) -> Response | tuple[str, int]:
+    """The answer to a stored post (committed): the chart with the save confirmed in place for
+    the page's script, else a redirect to the chart, which shows the confirmation."""
+    if wants_part():
+        page = show_chart(get_session_or_404(session_id), focus=focus, confirmation=confirmation)
+        return page, 200
+    if confirmation is not None:
+        session[CONFIRMATION_KEY] = {"session_id": session_id, **asdict(confirmation)}
+    return back_to(session_id, anchor)
+
+
+def _waiting_confirmation(session_id: int) -> Confirmation | None:
+    waiting = session.get(CONFIRMATION_KEY)
+    if not isinstance(waiting, dict) or waiting.get("session_id") != session_id:
+        return None
+    session.pop(CONFIRMATION_KEY)
+    return Confirmation(
+        str(waiting.get("part", "")), str(waiting.get("message", "")), str(waiting.get("row", ""))
+    )

@@ -167,7 +167,7 @@ def open_session(
         page.get_by_label("Nurse").select_option(label=nurse.display_name)
         page.get_by_label("Weight (kg)").fill(weight_kg)
         if started:  # "YYYY-MM-DDTHH:MM", clinic time; empty means now
-            page.get_by_label("Start time").fill(started)
+            fill_time(page.get_by_role("group", name="Start time"), started)
         page.get_by_label("Fasting (NPO) confirmed").check()
         page.get_by_role("button", name="Open session").click()
         consent_link = page.get_by_role("link", name=re.compile("Record the patient's consent"))
@@ -219,6 +219,23 @@ def record_administration(
     expect(page.get_by_text("Administration recorded.")).to_be_visible()
 
 
+def fill_time(group: Locator, when: str) -> None:
+    """A charted time ("YYYY-MM-DDTHH:MM", clinic time) typed into its date and 24-hour inputs."""
+    date, time = when.split("T")
+    group.get_by_label("Date", exact=True).fill(date)
+    group.get_by_label("Time, 24-hour (HH:MM)").fill(time)
+
+
+def choose(group: Locator, label: str) -> None:
+    """Tap one button of a one-tap choice (a radio group drawn as buttons) by its label."""
+    group.locator("label").get_by_text(label, exact=True).click()
+
+
+def chosen(group: Locator) -> Locator:
+    """The radio of a one-tap choice that is chosen."""
+    return group.locator("input[type=radio]:checked")
+
+
 def monitoring_form(page: Page) -> Locator:
     return page.get_by_role("form", name="New monitoring entry")
 
@@ -239,9 +256,9 @@ def fill_vitals(page: Page, **values: str) -> None:
         if key in values:
             form.get_by_label(label, exact=True).fill(values[key])
     if "sedation" in values:
-        form.get_by_label("Sedation (MOAA/S)").select_option(label=values["sedation"])
+        choose(form.get_by_role("group", name="Sedation (MOAA/S)"), values["sedation"])
     if "dissociation" in values:
-        form.get_by_label("Dissociation").select_option(label=values["dissociation"])
+        choose(form.get_by_role("group", name="Dissociation"), values["dissociation"])
     if "note" in values:
         form.get_by_label("Note").fill(values["note"])
 
@@ -257,10 +274,10 @@ def record_vitals(page: Page, **values: str) -> None:
 
 def record_pain(page: Page, score: str, timing: str = "After the session", when: str = "") -> None:
     form = page.locator("#pain-form")
-    form.get_by_label("Pain (0 no pain to 10 worst imaginable)").fill(score)
-    form.get_by_label(timing).check()
+    choose(form.get_by_role("group", name="Pain (0 no pain to 10 worst imaginable)"), score)
+    choose(form.get_by_role("group", name="When"), timing)
     if when:
-        form.get_by_label("Time").fill(when)
+        fill_time(form.get_by_role("group", name="Time"), when)
     form.get_by_role("button", name="Save pain score").click()
     expect(page.get_by_text(f"Pain score recorded: {score}/10.")).to_be_visible()
 
@@ -281,10 +298,10 @@ def record_phq9(
     groups = form.get_by_role("group")
     for number, answer in enumerate(answers, start=1):
         item = groups.filter(has_text=re.compile(rf"^\s*{number}\. "))
-        item.get_by_label(f"{answer} · {labels[answer]}").check()
-    form.get_by_label(timing).check()
+        choose(item, f"{answer} · {labels[answer]}")
+    choose(form.get_by_role("group", name="When"), timing)
     if when:
-        form.get_by_label("Time").fill(when)
+        fill_time(form.get_by_role("group", name="Time"), when)
     form.get_by_role("button", name="Save PHQ-9").click()
     expect(page.get_by_text(f"PHQ-9 recorded: {sum(answers)} (")).to_be_visible()
 
@@ -298,24 +315,22 @@ CHECKLIST_ITEMS = (
 
 
 def complete_checklist(page: Page, driver: str) -> None:
-    """Every item done; the driver's item with the driver's name."""
+    """Every item done, one tap each; the driver's item with the driver's name first."""
     section = page.get_by_role("region", name="Discharge checklist")
     for label in CHECKLIST_ITEMS:
-        item = section.locator("li.list-group-item").filter(has=page.get_by_text(label, exact=True))
-        item.get_by_text("Record", exact=True).click()
-        item.get_by_label("Done", exact=True).check()
+        item = section.locator("li.checklist-item").filter(has=page.get_by_text(label, exact=True))
         if label == "Designated driver confirmed":
             item.get_by_label("Driver's name").fill(driver)
-        item.get_by_role("button", name="Save").click()
+        item.get_by_role("button", name=f"Done: {label}").click()
         expect(page.get_by_text(f"Checklist: {label} recorded.")).to_be_visible()
-        item = section.locator("li.list-group-item").filter(has=page.get_by_text(label, exact=True))
+        item = section.locator("li.checklist-item").filter(has=page.get_by_text(label, exact=True))
         expect(item.get_by_test_id("checklist-state")).to_contain_text("Done")
 
 
 def record_discharge(page: Page, driver: str, when: str = "") -> None:
     section = page.get_by_role("region", name="Discharge", exact=True)
     if when:
-        section.get_by_label("Discharge time").fill(when)
+        fill_time(section.get_by_role("group", name="Discharge time"), when)
     section.get_by_label("Left with (driver's name)").fill(driver)
     section.get_by_role("button", name="Record discharge").click()
     expect(page.get_by_text("Discharge recorded.")).to_be_visible()

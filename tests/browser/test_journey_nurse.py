@@ -12,6 +12,7 @@ from tests.browser.checks import check_page, screenshot
 from tests.browser.journeys import (
     PatientDetails,
     Staff,
+    chosen,
     complete_checklist,
     create_staff_as_admin,
     fill_vitals,
@@ -39,7 +40,7 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 
 
 class CountedActions:
-    """The keyboard and taps of a fast nurse, counted: each tap, Tab, Enter and select choice.
+    """The keyboard and taps of a fast nurse, counted: each tap, Tab, Enter and arrow key.
 
     The digits of the values themselves are typed through `type` and not counted.
     """
@@ -57,11 +58,6 @@ class CountedActions:
 
     def press(self, key: str) -> None:
         self.log.append(key)
-        self.page.keyboard.press(key)
-
-    def choose(self, key: str) -> None:
-        """Pick an option of the focused select by typing its first character."""
-        self.log.append(f"choose {key!r}")
         self.page.keyboard.press(key)
 
     def tap(self, target: Locator) -> None:
@@ -84,15 +80,18 @@ def record_full_vitals_set_by_keyboard(page: Page) -> CountedActions:
     actions.type("98")
     actions.press("Tab")
     actions.type("14")
+    # A scale is a radio group: Tab enters it on its choice ("Not assessed"), arrows move on.
     actions.press("Tab")
-    expect(form.get_by_label("Sedation (MOAA/S)")).to_be_focused()
-    actions.choose("5")
+    sedation = form.get_by_role("group", name="Sedation (MOAA/S)")
+    expect(sedation.locator("input:focus")).to_have_count(1)
+    actions.press("ArrowRight")
     actions.press("Tab")
-    expect(form.get_by_label("Dissociation")).to_be_focused()
-    actions.choose("m")
-    expect(form.get_by_label("Sedation (MOAA/S)")).to_have_value("5")
-    expect(form.get_by_label("Dissociation")).to_have_value("mild")
-    # Enter in a select does not submit a form (Chromium), so the nurse taps Save.
+    dissociation = form.get_by_role("group", name="Dissociation")
+    expect(dissociation.locator("input:focus")).to_have_count(1)
+    actions.press("ArrowRight")
+    actions.press("ArrowRight")
+    expect(chosen(sedation)).to_have_value("5")
+    expect(chosen(dissociation)).to_have_value("mild")
     actions.tap(form.get_by_role("button", name="Save"))
     return actions
 
@@ -119,7 +118,9 @@ def test_nurse_charts_an_iv_session_at_the_chair(
     check_page(page)
 
     # Baseline vitals before dosing; the form's phase says so by itself.
-    expect(monitoring_form(page).get_by_label("Phase")).to_have_value("baseline")
+    expect(chosen(monitoring_form(page).get_by_role("group", name="Phase"))).to_have_value(
+        "baseline"
+    )
     record_vitals(
         page,
         systolic="126",
@@ -127,7 +128,7 @@ def test_nurse_charts_an_iv_session_at_the_chair(
         hr="74",
         spo2="98",
         rr="14",
-        sedation="5 · responds readily to name",
+        sedation="5 · readily to name",
         dissociation="None",
     )
 
@@ -181,10 +182,10 @@ def test_nurse_charts_an_iv_session_at_the_chair(
         ("HR /min", "88"),
         ("SpO₂ %", "30"),
         ("RR /min", "16"),
-        ("Dissociation", "moderate"),
         ("Note", "Feels floaty"),
     ):
         expect(form.get_by_label(label, exact=True)).to_have_value(value)
+    expect(chosen(form.get_by_role("group", name="Dissociation"))).to_have_value("moderate")
     expect(rows).to_have_count(2)
     check_page(page)
     screenshot(page, screenshot_dir, "monitoring-refused")
@@ -199,7 +200,7 @@ def test_nurse_charts_an_iv_session_at_the_chair(
         hr="92",
         spo2="97",
         rr="15",
-        sedation="4 · lethargic response to name",
+        sedation="4 · lethargic to name",
         dissociation="Mild",
     )
     record_vitals(
@@ -209,7 +210,7 @@ def test_nurse_charts_an_iv_session_at_the_chair(
         hr="76",
         spo2="98",
         rr="14",
-        sedation="5 · responds readily to name",
+        sedation="5 · readily to name",
         dissociation="None",
         note="Typed on the wrong chair",
     )
@@ -224,7 +225,9 @@ def test_nurse_charts_an_iv_session_at_the_chair(
     expect(page.get_by_test_id("checklist-driver_confirmed")).to_contain_text("Erik Lindqvist")
     check_page(page)
 
-    # Void the entry typed on the wrong chair: it stays, struck through, with who and why.
+    # Void the entry typed on the wrong chair: it stays, struck through, with who and why. The
+    # void controls are on the flowsheet's second view, a tap away.
+    page.get_by_text("Phase, pain, note, who, void").click()
     wrong = rows.filter(has_text="Typed on the wrong chair")
     wrong.get_by_role("link", name="Void…").click()
     expect(page.get_by_test_id("void-entry-summary")).to_contain_text("Typed on the wrong chair")

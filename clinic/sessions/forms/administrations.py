@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from wtforms import (
-    DateTimeLocalField,
     Field,
     SelectField,
     StringField,
@@ -28,6 +27,7 @@ from clinic.sessions.entry_time import (
     occurred_at_field,
 )
 from clinic.sessions.forms.fields import ROUTE_CHOICES, ClinicalDecimalField, optional_int
+from clinic.sessions.forms.times import ChartTimeField, twenty_four_hour
 from clinic.sessions.models import (
     InfusionEventKind,
     Method,
@@ -71,8 +71,8 @@ class AdministrationForm(OneTimeForm):
     rate_unit = SelectField(
         "Rate unit", choices=as_choices([("", "—"), *((u, u) for u in RATE_UNITS)])
     )
-    started_at = occurred_at_field("Start")
-    ended_at = DateTimeLocalField(
+    started_at = twenty_four_hour(occurred_at_field("Start"))
+    ended_at = ChartTimeField(
         "End (optional)", format=DATETIME_FORMAT, validators=[Optional(), not_in_future]
     )
     site = StringField("Site", validators=[Length(max=120)])
@@ -93,7 +93,7 @@ class AdministrationForm(OneTimeForm):
 
 class InfusionEventForm(OneTimeForm):
     kind = SelectField("Event", choices=as_choices(EVENT_CHOICES), validators=[DataRequired()])
-    occurred_at = occurred_at_field("Time")
+    occurred_at = twenty_four_hour(occurred_at_field("Time"))
     rate_amount = ClinicalDecimalField("New rate", validators=[Optional()])
     rate_unit = SelectField(
         "Rate unit",

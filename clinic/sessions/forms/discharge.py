@@ -26,6 +26,7 @@ from clinic.sessions.entry_time import (
     occurred_at_field,
 )
 from clinic.sessions.forms.fields import REASON_MAX, required_text, strip_text
+from clinic.sessions.forms.times import twenty_four_hour
 from clinic.sessions.models import ChecklistItem
 
 DONE, NOT_DONE = "done", "not_done"
@@ -85,7 +86,7 @@ class EndSessionForm(EntryTimeForm):
             Regexp(r"^\d{1,9}$", message="Reload the chart: this form is out of date."),
         ]
     )
-    discharged_at = occurred_at_field("Discharge time")
+    discharged_at = twenty_four_hour(occurred_at_field("Discharge time"))
     discharged_with = StringField(
         "Left with (driver's name)",
         validators=[DataRequired(message="Enter who the patient left with."), Length(max=120)],

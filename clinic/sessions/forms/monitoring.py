@@ -1,4 +1,10 @@
-"""The quick vitals entry: one form for a set of vitals, scales and a note."""
+"""The quick vitals entry: one form for a set of vitals, scales and a note.
+
+The scales are radio groups drawn as one-tap buttons (templates/macros/forms.html, `segmented`),
+posting the values the drop-downs posted before. Pain is not part of the set: it is charted once,
+as the pain score before and after the session (forms/scores.py), which the patient's history,
+trends and exports read; the monitoring entry's `pain_nrs` column keeps what earlier sets stored.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from typing import Any
 
 from wtforms import (
     Field,
-    SelectField,
+    RadioField,
     StringField,
 )
 from wtforms.validators import (
@@ -22,6 +28,7 @@ from clinic.sessions.entry_time import (
     occurred_at_field,
 )
 from clinic.sessions.forms.fields import NOT_ASSESSED, ClinicalDecimalField, VitalField
+from clinic.sessions.forms.times import twenty_four_hour
 from clinic.sessions.models import (
     Dissociation,
     Nausea,
@@ -32,13 +39,14 @@ from clinic.sessions.vitals import implausibility
 PHASE_CHOICES = [(phase.value, phase.value.capitalize()) for phase in Phase]
 
 
+# "score · what the patient responds to", shortened to fit a button at the chair.
 MOAAS_CHOICES = [
-    ("", "Not assessed"),
-    ("5", "5 · responds readily to name"),
-    ("4", "4 · lethargic response to name"),
-    ("3", "3 · responds only to loud or repeated name"),
-    ("2", "2 · responds only to mild prodding"),
-    ("1", "1 · responds only to trapezius squeeze"),
+    NOT_ASSESSED,
+    ("5", "5 · readily to name"),
+    ("4", "4 · lethargic to name"),
+    ("3", "3 · loud or repeated name"),
+    ("2", "2 · mild prodding"),
+    ("1", "1 · trapezius squeeze"),
     ("0", "0 · no response"),
 ]
 
@@ -49,9 +57,6 @@ DISSOCIATION_CHOICES = [NOT_ASSESSED, *((d.value, d.value.capitalize()) for d in
 NAUSEA_CHOICES = [NOT_ASSESSED, *((n.value, n.value.capitalize()) for n in Nausea)]
 
 
-PAIN_CHOICES = [NOT_ASSESSED, *((str(n), str(n)) for n in range(11))]
-
-
 class MonitoringForm(OneTimeForm):
     """Quick entry at the chair: the most used fields first, numeric keyboards."""
 
@@ -60,15 +65,14 @@ class MonitoringForm(OneTimeForm):
     heart_rate = VitalField("HR /min")
     spo2 = VitalField("SpO₂ %")
     respiratory_rate = VitalField("RR /min")
-    sedation_moaas = SelectField("Sedation (MOAA/S)", choices=as_choices(MOAAS_CHOICES), default="")
-    dissociation = SelectField("Dissociation", choices=as_choices(DISSOCIATION_CHOICES), default="")
-    nausea = SelectField("Nausea", choices=as_choices(NAUSEA_CHOICES), default="")
-    pain_nrs = SelectField("Pain 0-10", choices=as_choices(PAIN_CHOICES), default="")
+    sedation_moaas = RadioField("Sedation (MOAA/S)", choices=as_choices(MOAAS_CHOICES), default="")
+    dissociation = RadioField("Dissociation", choices=as_choices(DISSOCIATION_CHOICES), default="")
+    nausea = RadioField("Nausea", choices=as_choices(NAUSEA_CHOICES), default="")
     temperature_c = ClinicalDecimalField(
         "Temp °C", validators=[Optional()], max_decimals=1, max_integer_digits=2
     )
-    phase = SelectField("Phase", choices=as_choices(PHASE_CHOICES), validators=[DataRequired()])
-    occurred_at = occurred_at_field("Time")
+    phase = RadioField("Phase", choices=as_choices(PHASE_CHOICES), validators=[DataRequired()])
+    occurred_at = twenty_four_hour(occurred_at_field("Time"))
     note = StringField("Note", validators=[Length(max=2000)])
 
     def validate_temperature_c(self, field: Field) -> None:
@@ -99,7 +103,6 @@ class MonitoringForm(OneTimeForm):
             self.sedation_moaas.raw_data,
             self.dissociation.raw_data,
             self.nausea.raw_data,
-            self.pain_nrs.raw_data,
             self.note.raw_data,
         ]
         if not any(raw and str(raw[0]).strip() for raw in values):

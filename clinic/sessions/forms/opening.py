@@ -18,6 +18,7 @@ from clinic.sessions.entry_time import (
     occurred_at_field,
 )
 from clinic.sessions.forms.fields import ROUTE_CHOICES, ClinicalDecimalField, optional_int
+from clinic.sessions.forms.times import twenty_four_hour
 
 INDICATION_CHOICES = [(indication.value, indication.label) for indication in Indication]
 
@@ -39,7 +40,7 @@ class OpenSessionForm(OneTimeForm):
     nurse_id = SelectField(
         "Nurse", coerce=optional_int, validators=[DataRequired(message="Choose the nurse.")]
     )
-    started_at = occurred_at_field("Start time")
+    started_at = twenty_four_hour(occurred_at_field("Start time"))
     fasting_confirmed = BooleanField("Fasting (NPO) confirmed")
     weight_kg = ClinicalDecimalField(
         "Weight (kg)",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wtforms import Field, IntegerField, RadioField
+from wtforms import Field, RadioField
 from wtforms.validators import (
     InputRequired,
     NumberRange,
@@ -11,15 +11,17 @@ from wtforms.validators import (
 from clinic.form_choices import as_choices
 from clinic.sessions.entry_time import OneTimeForm, occurred_at_field
 from clinic.sessions.forms.fields import timing_field
+from clinic.sessions.forms.times import twenty_four_hour
 from clinic.sessions.scoring import PAIN_MAX, PAIN_MIN, PHQ9_ANSWERS, PHQ9_ITEMS
 
 PHQ9_CHOICES = [(value, f"{value} · {label}") for value, label in PHQ9_ANSWERS]
+PAIN_CHOICES = [(value, str(value)) for value in range(PAIN_MIN, PAIN_MAX + 1)]
 
 
 class Phq9Form(OneTimeForm):
     default_prefix = "phq9"
     timing = timing_field()
-    occurred_at = occurred_at_field()
+    occurred_at = twenty_four_hour(occurred_at_field())
 
     @property
     def item_fields(self) -> list[Field]:
@@ -45,11 +47,17 @@ for _number, _text in enumerate(PHQ9_ITEMS, start=1):
 
 
 class PainForm(OneTimeForm):
+    """Pain, charted in this one place (not in the vitals set): 0 to 10 in one tap."""
+
     default_prefix = "pain"
     timing = timing_field()
-    occurred_at = occurred_at_field()
-    score = IntegerField(
+    occurred_at = twenty_four_hour(occurred_at_field())
+    # Checked by its range, not as a choice: a number outside it gets the scale's own message.
+    score = RadioField(
         "Pain (0 no pain to 10 worst imaginable)",
+        choices=as_choices(PAIN_CHOICES),
+        coerce=int,
+        validate_choice=False,
         validators=[
             InputRequired(message="Enter the pain score, 0 to 10."),
             NumberRange(
@@ -58,5 +66,4 @@ class PainForm(OneTimeForm):
                 message="Pain is scored 0 (no pain) to 10 (worst imaginable).",
             ),
         ],
-        render_kw={"inputmode": "numeric", "min": PAIN_MIN, "max": PAIN_MAX, "autocomplete": "off"},
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import flash
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -14,10 +13,11 @@ from clinic.field_errors import FieldError
 from clinic.sessions.blueprint import bp
 from clinic.sessions.chart import (
     ADMINISTRATION_PREFIX,
+    Confirmation,
     ShownAgain,
-    back_to,
     chart_again,
     chart_refusing,
+    saved,
 )
 from clinic.sessions.entry_time import entered_time
 from clinic.sessions.forms.administrations import AdministrationForm, InfusionEventForm
@@ -40,7 +40,7 @@ def add_administration(session_id: int) -> Response | tuple[str, int]:
     form = AdministrationForm(prefix=ADMINISTRATION_PREFIX)
     form.ordering_clinician_id.choices = staff_choices(Role.CLINICIAN, "—")
 
-    def write() -> str | None:
+    def write() -> Confirmation:
         details = AdministrationDetails(
             drug=(form.drug.data or "").strip(),
             route=Route(form.route.data),
@@ -56,8 +56,9 @@ def add_administration(session_id: int) -> Response | tuple[str, int]:
             ordering_clinician_id=form.ordering_clinician_id.data,
             note=(form.note.data or "").strip(),
         )
-        saved = record_administration(current_user, session_id, details, form.submission())
-        return "Administration recorded." if saved.created else None
+        stored = record_administration(current_user, session_id, details, form.submission())
+        row = f"administration-{stored.entry.id}"
+        return Confirmation("administrations", "Administration recorded.", row)
 
     return save_or_show_again(
         session_id,
@@ -89,7 +90,7 @@ def add_infusion_event(session_id: int, administration_id: int) -> Response | tu
         note=(form.note.data or "").strip(),
     )
     try:
-        saved = record_infusion_event(
+        stored = record_infusion_event(
             current_user, session_id, administration_id, details, form.submission()
         )
     except SessionLockedError as error:
@@ -98,6 +99,11 @@ def add_infusion_event(session_id: int, administration_id: int) -> Response | tu
         # The event is refused for the infusion's state (stopped, voided), not for a field.
         return chart_refusing(session_id, error.message)
     db.session.commit()
-    if saved.created:
-        flash(f"{details.kind.label} recorded.", "success")
-    return back_to(session_id, f"administration-{administration_id}")
+    # A stopped infusion takes no more events: its form is gone, the table's status stands in.
+    stopped = details.kind == InfusionEventKind.STOPPED
+    confirmation = Confirmation(
+        "administrations" if stopped else f"event-form-{administration_id}",
+        f"{details.kind.label} recorded.",
+        f"infusion-event-{stored.entry.id}",
+    )
+    return saved(session_id, confirmation, f"administration-{administration_id}")

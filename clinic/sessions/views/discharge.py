@@ -10,7 +10,7 @@ from clinic.auth.access import roles_required
 from clinic.auth.models import CLINICAL_ROLES
 from clinic.extensions import db
 from clinic.sessions.blueprint import bp
-from clinic.sessions.chart import ShownAgain
+from clinic.sessions.chart import Confirmation, ShownAgain
 from clinic.sessions.entry_time import entered_time
 from clinic.sessions.forms.discharge import CancelForm, ChecklistForm, EndSessionForm
 from clinic.sessions.loading import get_session_or_404
@@ -35,9 +35,9 @@ def record_checklist_item(session_id: int, item_id: int) -> Response | tuple[str
         abort(404)
     form = ChecklistForm(item=item)
 
-    def write() -> str | None:
+    def write() -> Confirmation:
         try:
-            saved = record_checklist(
+            record_checklist(
                 current_user,
                 session_id,
                 item_id,
@@ -53,7 +53,8 @@ def record_checklist_item(session_id: int, item_id: int) -> Response | tuple[str
             # Shown again with what is now current: saving once more is a deliberate choice.
             form.shown_state.data = error.current_id
             raise
-        return f"Checklist: {item.label} recorded." if saved.created else None
+        part = f"checklist-item-{item_id}"
+        return Confirmation(part, f"Checklist: {item.label} recorded.", part)
 
     return save_or_show_again(
         session_id,
@@ -69,7 +70,7 @@ def record_checklist_item(session_id: int, item_id: int) -> Response | tuple[str
 def end(session_id: int) -> Response | tuple[str, int]:
     form = EndSessionForm()
 
-    def write() -> str:
+    def write() -> Confirmation:
         try:
             end_session(
                 current_user,
@@ -83,7 +84,7 @@ def end(session_id: int) -> Response | tuple[str, int]:
             db.session.rollback()
             form.version.data = str(get_session_or_404(session_id).version)
             raise
-        return "Discharge recorded."
+        return Confirmation("ending", "Discharge recorded.")
 
     return save_or_show_again(
         session_id,
@@ -100,10 +101,10 @@ def end(session_id: int) -> Response | tuple[str, int]:
 def cancel(session_id: int) -> Response | tuple[str, int]:
     form = CancelForm()
 
-    def write() -> str:
+    def write() -> Confirmation:
         cancel_session(current_user, session_id, form.cancel_reason.data or "")
-        return "Session cancelled. It still needs a clinician's signature."
+        return Confirmation("cancel", "Session cancelled. It still needs a clinician's signature.")
 
     return save_or_show_again(
-        session_id, form, write, shown_again=ShownAgain(cancel_form=form), anchor="ending"
+        session_id, form, write, shown_again=ShownAgain(cancel_form=form), anchor="cancel"
     )

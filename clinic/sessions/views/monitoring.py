@@ -7,8 +7,9 @@ from werkzeug.wrappers import Response
 
 from clinic.auth.access import roles_required
 from clinic.auth.models import CLINICAL_ROLES
+from clinic.clinic_time import format_local
 from clinic.sessions.blueprint import bp
-from clinic.sessions.chart import ShownAgain
+from clinic.sessions.chart import Confirmation, ShownAgain
 from clinic.sessions.entry_time import entered_time
 from clinic.sessions.forms.fields import optional_int
 from clinic.sessions.forms.monitoring import MonitoringForm
@@ -22,7 +23,7 @@ from clinic.sessions.views.posting import save_or_show_again
 def add_monitoring(session_id: int) -> Response | tuple[str, int]:
     form = MonitoringForm()
 
-    def write() -> None:
+    def write() -> Confirmation:
         details = MonitoringDetails(
             phase=Phase(form.phase.data),
             occurred_at=entered_time(form, form.occurred_at),
@@ -35,12 +36,13 @@ def add_monitoring(session_id: int) -> Response | tuple[str, int]:
             sedation_moaas=optional_int(form.sedation_moaas.data),
             dissociation=Dissociation(form.dissociation.data) if form.dissociation.data else None,
             nausea=Nausea(form.nausea.data) if form.nausea.data else None,
-            pain_nrs=optional_int(form.pain_nrs.data),
             note=(form.note.data or "").strip(),
         )
-        record_monitoring(current_user, session_id, details, form.submission())
-        # No message: the saved row is the confirmation, and the page comes back to an empty
-        # form with the cursor in its first field, ready for the next set.
+        entry = record_monitoring(current_user, session_id, details, form.submission()).entry
+        # The page comes back to an empty form with the cursor in its first field, ready for the
+        # next set, the saved row marked just above it.
+        at = format_local(entry.occurred_at, "%H:%M")
+        return Confirmation("monitoring", f"Saved: vitals at {at}.", f"monitoring-{entry.id}")
 
     # No #fragment: a browser skips `autofocus` on a page opened at a fragment's target (HTML
     # autofocus rules), and the focused field scrolls into view by itself.

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import abort, flash
+from flask import abort
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from clinic.extensions import db
 from clinic.field_errors import FieldError, show_on_form
-from clinic.sessions.chart import ShownAgain, back_to, chart_again, chart_refusing
+from clinic.sessions.chart import Confirmation, ShownAgain, chart_again, chart_refusing, saved
 from clinic.sessions.entries import EntryNotFoundError
 from clinic.sessions.guards import SessionLockedError, SessionNotFoundError
 from clinic.sessions.loading import session_status_or_404
@@ -22,7 +22,7 @@ from clinic.sessions.services.viewing import record_session_view
 def save_or_show_again(
     session_id: int,
     form: FlaskForm,
-    write: Callable[[], str | None],
+    write: Callable[[], Confirmation | None],
     *,
     shown_again: ShownAgain,
     anchor: str,
@@ -33,7 +33,8 @@ def save_or_show_again(
 ) -> Response | tuple[str, int]:
     """Validate, write through one service, commit, redirect; or show the form again.
 
-    `write` returns the message to flash (None for a repeated post, which stored nothing new).
+    `write` returns how to confirm the save where it was made (clinic/sessions/chart.py); a
+    repeated post, which stored nothing new, confirms the entry the first one stored.
     A refused form comes back on the chart in `shown_again`, or on its own page (`page`).
     `takes_signed`: the form is one a signed session accepts (an addendum). A refusal that names
     no field is shown next to `default_field`, else above the form.
@@ -55,7 +56,7 @@ def save_or_show_again(
     if not form.validate_on_submit():
         return show_again()
     try:
-        message = write()
+        confirmation = write()
     except SessionLockedError:
         return chart_refusing(session_id, SessionLockedError.message, shown_again)
     except (SessionNotFoundError, EntryNotFoundError):
@@ -69,9 +70,7 @@ def save_or_show_again(
         show_on_form(form, error, default_field)
         return show_again()
     db.session.commit()
-    if message:
-        flash(message, "success")
-    return back_to(session_id, anchor)
+    return saved(session_id, confirmation, anchor, focus)
 
 
 def record_page_view(infusion_session: InfusionSession) -> None:

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 from clinic.auth.access import roles_required
 from clinic.auth.models import CLINICAL_ROLES
 from clinic.sessions.blueprint import bp
-from clinic.sessions.chart import ShownAgain, chart_refusing
+from clinic.sessions.chart import Confirmation, ShownAgain, chart_refusing
 from clinic.sessions.entry_time import entered_time
 from clinic.sessions.forms.scores import PainForm, Phq9Form
 from clinic.sessions.guards import SessionLockedError
@@ -31,8 +31,8 @@ def add_phq9(session_id: int) -> Response | tuple[str, int] | str:
             return chart_refusing(session_id, SessionLockedError.message)
         return _phq9_page(infusion_session, form)[0]
 
-    def write() -> str | None:
-        saved = record_phq9(
+    def write() -> Confirmation:
+        stored = record_phq9(
             current_user,
             session_id,
             timing=ScoreTiming(form.timing.data),
@@ -40,13 +40,11 @@ def add_phq9(session_id: int) -> Response | tuple[str, int] | str:
             answers=form.answers,
             submission_key=form.submission(),
         )
-        if not saved.created:
-            return None
-        score = saved.entry
+        score = stored.entry
         message = f"PHQ-9 recorded: {score.total} ({phq9_band(score.total)})."
         if score.risk_flag:
             message += " Item 9 is above 0: suicide risk flagged; tell the clinician now."
-        return message
+        return Confirmation("scores", message, f"score-{score.id}")
 
     return save_or_show_again(
         session_id,
@@ -75,8 +73,8 @@ def _phq9_page(infusion_session: InfusionSession, form: Phq9Form) -> tuple[str, 
 def add_pain(session_id: int) -> Response | tuple[str, int]:
     form = PainForm()
 
-    def write() -> str | None:
-        saved = record_pain(
+    def write() -> Confirmation:
+        stored = record_pain(
             current_user,
             session_id,
             timing=ScoreTiming(form.timing.data),
@@ -84,7 +82,8 @@ def add_pain(session_id: int) -> Response | tuple[str, int]:
             score=form.score.data,
             submission_key=form.submission(),
         )
-        return f"Pain score recorded: {saved.entry.total}/10." if saved.created else None
+        score = stored.entry
+        return Confirmation("pain", f"Pain score recorded: {score.total}/10.", f"score-{score.id}")
 
     return save_or_show_again(
         session_id, form, write, shown_again=ShownAgain(pain_form=form), anchor="scores"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import flash
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -11,7 +10,7 @@ from clinic.auth.models import CLINICAL_ROLES, Role
 from clinic.extensions import db
 from clinic.field_errors import show_on_form
 from clinic.sessions.blueprint import bp
-from clinic.sessions.chart import ShownAgain, back_to, chart_again, chart_refusing
+from clinic.sessions.chart import Confirmation, ShownAgain, chart_again, chart_refusing, saved
 from clinic.sessions.forms.signoff import AddendumForm, SignForm
 from clinic.sessions.guards import SessionLockedError
 from clinic.sessions.loading import get_session_or_404
@@ -51,8 +50,8 @@ def sign(session_id: int) -> Response | tuple[str, int]:
     except SignOffRefusedError as error:
         return chart_again(session_id, ShownAgain(sign_form=form, sign_problems=error.missing))
     db.session.commit()
-    flash("Session signed and locked. Later corrections go in an addendum.", "success")
-    return back_to(session_id, "sign-off")
+    message = "Session signed and locked. Later corrections go in an addendum."
+    return saved(session_id, Confirmation("sign-off", message), "sign-off")
 
 
 @bp.route("/<int:session_id>/addenda", methods=["POST"], endpoint="add_addendum")
@@ -61,15 +60,15 @@ def add_addendum_to_session(session_id: int) -> Response | tuple[str, int]:
     get_session_or_404(session_id)
     form = AddendumForm()
 
-    def write() -> str | None:
-        saved = add_addendum(
+    def write() -> Confirmation:
+        stored = add_addendum(
             current_user,
             session_id,
             text=form.text.data or "",
             reason=form.reason.data or "",
             submission_key=form.submission(),
         )
-        return "Addendum added." if saved.created else None
+        return Confirmation("addenda", "Addendum added.", f"addendum-{stored.entry.id}")
 
     return save_or_show_again(
         session_id,

@@ -14,7 +14,7 @@ from clinic.clinic_time import format_local
 from clinic.clinical_numbers import decimal_text
 from clinic.extensions import db
 from clinic.sessions.blueprint import bp
-from clinic.sessions.chart import ShownAgain, back_to, chart_refusing
+from clinic.sessions.chart import Confirmation, ShownAgain, back_to, chart_refusing
 from clinic.sessions.forms.voiding import VoidForm
 from clinic.sessions.guards import SessionLockedError
 from clinic.sessions.loading import get_session_or_404
@@ -46,9 +46,10 @@ def void(session_id: int, kind: str, entry_id: int) -> Response | tuple[str, int
             return back_to(session_id, f"{kind}-{entry_id}")
         return _void_page(infusion_session, kind, entry, form)[0]
 
-    def write() -> str | None:
-        saved = void_entry(current_user, session_id, kind, entry_id, form.reason.data or "")
-        return "Entry voided. It stays on the record, struck through." if saved.created else None
+    def write() -> Confirmation:
+        void_entry(current_user, session_id, kind, entry_id, form.reason.data or "")
+        message = "Entry voided. It stays on the record, struck through."
+        return Confirmation(status_part(kind, entry), message, f"{kind}-{entry_id}")
 
     return save_or_show_again(
         session_id,
@@ -58,6 +59,15 @@ def void(session_id: int, kind: str, entry_id: int) -> Response | tuple[str, int
         anchor=f"{kind}-{entry_id}",
         page=lambda: _void_page(infusion_session, kind, entry, form),
     )
+
+
+def status_part(kind: str, entry: Any) -> str:
+    """Where the chart confirms a void: by the rows the entry is one of."""
+    if kind in ("monitoring", "infusion_event"):
+        return "flowsheet"
+    if kind == "checklist":
+        return f"checklist-item-{entry.item_id}"
+    return {"administration": "administrations", "score": "scores"}[kind]
 
 
 def describe_entry(kind: str, entry: Any) -> str:
