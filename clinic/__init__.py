@@ -62,6 +62,7 @@ def register_blueprints(app: Flask) -> None:
     from clinic.auth.views import bp as auth
     from clinic.main.views import bp as main
     from clinic.patients.consents.views import bp as consents
+    from clinic.patients.courses.views import bp as courses
     from clinic.patients.views import bp as patients
     from clinic.review.views import bp as review
     from clinic.sessions.views import bp as sessions
@@ -69,7 +70,7 @@ def register_blueprints(app: Flask) -> None:
 
     # Before any route is added: `<int:...>` takes no id larger than the database holds.
     app.url_map.converters["int"] = BoundedIntConverter
-    for blueprint in (auth, main, staff, patients, consents, review, sessions, audit):
+    for blueprint in (auth, main, staff, patients, consents, courses, review, sessions, audit):
         app.register_blueprint(blueprint)
 
 

@@ -23,6 +23,8 @@ from clinic.cli_checks import needs_schema
 from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.patients.consents.services import ConsentDetails, active_consent_types, record_consent
+from clinic.patients.courses.models import Protocol
+from clinic.patients.courses.services import CourseDetails, open_course
 from clinic.patients.models import Indication, Patient, Sex
 from clinic.patients.services import PatientData, register_patient
 from clinic.sessions.models import (
@@ -88,6 +90,19 @@ def seed_demo(sessions: int, password: str, seed: int = 7) -> Patient:
     )
     today = utcnow().replace(hour=14, minute=0, second=0, microsecond=0)
     _consent(nurse, patient, today.date() - timedelta(days=7 * sessions + 7))
+    course = open_course(
+        clinician,
+        patient.id,
+        CourseDetails(
+            indication=Indication.BOTH,
+            protocol=Protocol.OTHER,
+            protocol_name="Weekly IV infusions with IM or intranasal when needed",
+            planned_sessions=max(sessions, 1),
+            start_date=today.date() - timedelta(days=7 * sessions),
+            review_due=today.date() + timedelta(days=7),
+        ),
+        None,
+    ).entry
     # The demo writes months of history at once, as no chart at the chair is: the window that
     # refuses a session opened long after its start is widened for this run (never production).
     window = current_app.config["SESSION_START_MAX_DAYS_PAST"]
@@ -98,7 +113,15 @@ def seed_demo(sessions: int, password: str, seed: int = 7) -> Patient:
             progress = number / max(sessions - 1, 1)  # depression lifts as the course goes on
             last = number == sessions - 1
             _chart_session(
-                rng, nurse, clinician, patient, started_at, progress, password, sign=not last
+                rng,
+                nurse,
+                clinician,
+                patient,
+                started_at,
+                progress,
+                password,
+                sign=not last,
+                course_id=course.id,
             )
     finally:
         current_app.config["SESSION_START_MAX_DAYS_PAST"] = window
@@ -134,6 +157,7 @@ def _chart_session(
     password: str,
     *,
     sign: bool,
+    course_id: int,
 ) -> None:
     route = rng.choices([Route.IV, Route.IM, Route.INTRANASAL], weights=[8, 1, 1])[0]
     session_id = open_session(
@@ -147,6 +171,7 @@ def _chart_session(
             started_at=started_at,
             fasting_confirmed=True,
             weight_kg=Decimal("68.40"),
+            course_id=course_id,
         ),
         None,
     ).entry.id

@@ -19,6 +19,8 @@ from clinic.patients.consents.services import (
     current_consent_for,
     record_consent,
 )
+from clinic.patients.courses.models import CourseStatus, Protocol, TreatmentCourse
+from clinic.patients.courses.services import CourseDetails, active_course, end_course, open_course
 from clinic.patients.models import Indication, Patient, Sex
 from clinic.sessions.models import (
     Administration,
@@ -109,10 +111,39 @@ def give_consent(
     return db.session.get(Consent, written.entry.id)
 
 
-def ready_to_open(patient: Patient, user: User, route: Route = Route.IV) -> None:
-    """What opening a session for the route requires of the patient: a current consent for it."""
+def open_course_for(
+    patient: Patient,
+    clinician: User,
+    *,
+    planned_sessions: int = 6,
+    status: CourseStatus = CourseStatus.ACTIVE,
+    start_date: date | None = None,
+) -> TreatmentCourse:
+    """An induction course opened through the service (audited); ended as `status` says."""
+    written = open_course(
+        clinician,
+        patient.id,
+        CourseDetails(
+            indication=patient.indication,
+            protocol=Protocol.INDUCTION,
+            protocol_name="6 IV infusions over 3 weeks",
+            planned_sessions=planned_sessions,
+            start_date=start_date or clinic_today() - timedelta(days=300),
+        ),
+        None,
+    )
+    if status != CourseStatus.ACTIVE:
+        end_course(clinician, patient.id, written.entry.id, status, "Ended for the test")
+    db.session.commit()
+    return db.session.get(TreatmentCourse, written.entry.id)
+
+
+def ready_to_open(patient: Patient, clinician: User, route: Route = Route.IV) -> TreatmentCourse:
+    """What opening a session for the route requires of the patient: a current consent for it
+    and an active treatment course (returned)."""
     if current_consent_for(patient.id, route, clinic_today()) is None:
-        give_consent(patient, user, route, signed_on=date(2000, 1, 1))
+        give_consent(patient, clinician, route, signed_on=date(2000, 1, 1))
+    return active_course(patient.id) or open_course_for(patient, clinician)
 
 
 def open_session_for(
@@ -125,8 +156,8 @@ def open_session_for(
     indication: Indication | None = None,
 ) -> InfusionSession:
     """A session opened through the service, with what opening requires (a consent for the
-    route) recorded first when the patient has none."""
-    ready_to_open(patient, nurse, route)
+    route, an active course) recorded first when the patient has none."""
+    course = ready_to_open(patient, clinician, route)
     written = open_session(
         nurse,
         patient.id,
@@ -140,6 +171,7 @@ def open_session_for(
             or utcnow().replace(second=0, microsecond=0) - timedelta(minutes=30),
             fasting_confirmed=True,
             weight_kg=Decimal("70.5"),
+            course_id=course.id,
         ),
         None,
     )
@@ -401,6 +433,7 @@ def seed_chart_records(nurse: User, clinician: User) -> dict[str, int]:
     return {
         "patient": patient.id,
         "consent": infusion_session.consent_id,
+        "course": infusion_session.course_id,
         "session": infusion_session.id,
         "administration": administration.id,
         "monitoring_entry": entry.id,

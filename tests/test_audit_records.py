@@ -31,6 +31,14 @@ from clinic.database import UTCDateTime, utcnow
 from clinic.extensions import db as _db
 from clinic.patients.consents.models import Consent, ConsentType
 from clinic.patients.consents.services import ConsentDetails, record_consent, withdraw_consent
+from clinic.patients.courses.models import CourseStatus, Protocol
+from clinic.patients.courses.services import (
+    CourseDetails,
+    active_course,
+    end_course,
+    open_course,
+    review_course,
+)
 from clinic.patients.models import Indication, Patient, Sex
 from clinic.patients.services import PatientData, register_patient, update_patient
 from clinic.review.record_trail import TRAILS, check_records
@@ -146,6 +154,26 @@ def consented(nurse: User, clinician: User, patient: Patient, other: Patient) ->
     withdrawn = _db.session.scalar(sa.select(sa.func.max(Consent.id)))
     withdraw_consent(clinician, patient.id, withdrawn, "Prefers the IV route only")
     _db.session.commit()
+    for who, details in (
+        (
+            patient,
+            CourseDetails(Indication.DEPRESSION, Protocol.INDUCTION, "6 IV", 6, date.today()),
+        ),
+        (
+            other,
+            CourseDetails(
+                Indication.BOTH,
+                Protocol.OTHER,
+                "Trial of IM",
+                3,
+                date.today() - timedelta(days=7),
+                review_due=date.today() + timedelta(days=14),
+            ),
+        ),
+    ):
+        course = open_course(clinician, who.id, details, None).entry
+        review_course(clinician, who.id, course.id, date.today(), "Responding well", None)
+    _db.session.commit()
 
 
 def opened(nurse: User, clinician: User, patient: Patient, start: datetime) -> int:
@@ -160,6 +188,7 @@ def opened(nurse: User, clinician: User, patient: Patient, start: datetime) -> i
             started_at=start,
             fasting_confirmed=False,
             weight_kg=Decimal("68.4"),
+            course_id=active_course(patient.id).id,
         ),
         None,
     )
@@ -317,6 +346,9 @@ def build_record() -> Record:
 
     cancelled = opened(nurse, clinician, other, minute(utcnow()) - timedelta(hours=1))
     cancel_session(clinician, cancelled, "BP 190/110 at baseline")
+    _db.session.commit()
+    ended = active_course(other.id)
+    end_course(clinician, other.id, ended.id, CourseStatus.DISCONTINUED, "BP peaks every session")
     _db.session.commit()
     return Record(signed, unsigned, cancelled, patient.id, other.id)
 

@@ -59,6 +59,11 @@ MATRIX: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "consents.index": ({"patient_id": "patient"}, CLINICAL),
     "consents.new": ({"patient_id": "patient"}, CLINICAL),
     "consents.withdraw": ({"patient_id": "patient", "consent_id": "consent"}, CLINICAL),
+    # Courses are opened, reviewed and ended by clinicians; nurses read them (§2).
+    "courses.new": ({"patient_id": "patient"}, CLINICIAN_ONLY),
+    "courses.review": ({"patient_id": "patient", "course_id": "course"}, CLINICIAN_ONLY),
+    "courses.end": ({"patient_id": "patient", "course_id": "course"}, CLINICIAN_ONLY),
+    "review.course_page": ({"patient_id": "patient", "course_id": "course"}, CLINICAL),
     "review.export_fhir": ({"patient_id": "patient"}, CLINICIAN_ONLY),
     "review.export_csv": ({"patient_id": "patient"}, CLINICIAN_ONLY),
     "sessions.new": ({"patient": "patient"}, CLINICAL),

@@ -480,9 +480,10 @@ def test_a_session_starts_within_a_sane_window(
     nurse = login_as(Role.NURSE)
     clinician = make_user(Role.CLINICIAN)
     patient = make_patient()
-    ready_to_open(patient, clinician)
+    course = ready_to_open(patient, clinician)
     response = client.post(
-        f"/sessions/new?patient={patient.id}", data=open_form(patient, nurse, clinician, started())
+        f"/sessions/new?patient={patient.id}",
+        data={**open_form(patient, nurse, clinician, started()), "course_id": str(course.id)},
     )
     if taken:
         assert response.status_code == 302

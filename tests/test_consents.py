@@ -20,7 +20,7 @@ from clinic.patients.consents.models import Consent, ConsentState
 from clinic.patients.consents.services import clinic_today
 from clinic.patients.models import Patient
 from clinic.sessions.models import InfusionSession, Route
-from tests.factories import consent_type_for, give_consent, make_patient
+from tests.factories import consent_type_for, give_consent, make_patient, open_course_for
 from tests.helpers import audit_actions, input_value, local_text, minute
 
 
@@ -296,9 +296,11 @@ def test_a_session_is_refused_without_a_consent_for_its_route(
     nurse = login_as(Role.NURSE)
     patient = make_patient()
     give_consent(patient, nurse, Route.IM)
+    course = open_course_for(patient, clinician)
 
     response = client.post(
-        f"/sessions/new?patient={patient.id}", data=open_form(nurse, clinician, weight_kg="71.5")
+        f"/sessions/new?patient={patient.id}",
+        data=open_form(nurse, clinician, weight_kg="71.5", course_id=str(course.id)),
     )
 
     assert response.status_code == 422
@@ -344,7 +346,12 @@ def test_a_session_is_refused_under_a_consent_that_is_not_current(
         started = minute(utcnow()) - timedelta(days=3)
     response = client.post(
         f"/sessions/new?patient={patient.id}",
-        data=open_form(nurse, clinician, started_at=local_text(started)),
+        data=open_form(
+            nurse,
+            clinician,
+            started_at=local_text(started),
+            course_id=str(open_course_for(patient, clinician).id),
+        ),
     )
     assert response.status_code == 422, state
     assert "No current consent covers" in response.get_data(as_text=True)
@@ -357,9 +364,11 @@ def test_a_session_opened_under_a_consent_records_it_and_the_chart_names_it(
     nurse = login_as(Role.NURSE)
     patient = make_patient()
     consent = give_consent(patient, nurse, Route.INTRANASAL)
+    course = open_course_for(patient, clinician)
 
     response = client.post(
-        f"/sessions/new?patient={patient.id}", data=open_form(nurse, clinician, "intranasal")
+        f"/sessions/new?patient={patient.id}",
+        data=open_form(nurse, clinician, "intranasal", course_id=str(course.id)),
     )
 
     assert response.status_code == 302

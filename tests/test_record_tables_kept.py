@@ -12,17 +12,22 @@ import pytest
 import sqlalchemy as sa
 
 from clinic.auth.models import Role
-from tests.factories import give_consent, make_patient
+from clinic.patients.courses.services import clinic_today, review_course
+from tests.factories import give_consent, make_patient, open_course_for
 
 NEVER_DELETED = "never deleted"
-TABLES = ("consent",)
+TABLES = ("consent", "treatment_course", "course_review")
 
 
 @pytest.fixture
 def record(db, make_user) -> None:
     """A row in every table."""
-    nurse = make_user(Role.NURSE)
-    give_consent(make_patient(), nurse)
+    nurse, clinician = make_user(Role.NURSE), make_user(Role.CLINICIAN)
+    patient = make_patient()
+    give_consent(patient, nurse)
+    course = open_course_for(patient, clinician)
+    review_course(clinician, patient.id, course.id, clinic_today(), "Responding", None)
+    db.session.commit()
 
 
 @pytest.mark.parametrize("table", TABLES)

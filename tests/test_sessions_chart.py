@@ -52,9 +52,10 @@ def test_nurse_opens_session_and_is_taken_to_the_chart(
 ) -> None:
     nurse = login_as(Role.NURSE)
     patient = make_patient()
-    ready_to_open(patient, nurse, Route.INTRANASAL)
+    course = ready_to_open(patient, team["clinician"], Route.INTRANASAL)
     started = minute(utcnow()) - timedelta(minutes=5)
     form = {
+        "course_id": str(course.id),
         "indication": "depression",
         "route": "intranasal",
         "attending_clinician_id": team["clinician"].id,
@@ -470,9 +471,10 @@ def test_opening_a_session_with_a_key_used_for_another_patient_is_refused(
 ) -> None:
     nurse = login_as(Role.NURSE)
     first, second = make_patient(), make_patient()
-    for patient in (first, second):
-        ready_to_open(patient, nurse)
+    course = ready_to_open(first, team["clinician"])
+    second_course = ready_to_open(second, team["clinician"])
     form = {
+        "course_id": str(course.id),
         "indication": "depression",
         "route": "iv",
         "attending_clinician_id": str(team["clinician"].id),
@@ -482,7 +484,9 @@ def test_opening_a_session_with_a_key_used_for_another_patient_is_refused(
     }
     assert client.post(f"/sessions/new?patient={first.id}", data=form).status_code == 302
 
-    response = client.post(f"/sessions/new?patient={second.id}", data=form)
+    response = client.post(
+        f"/sessions/new?patient={second.id}", data={**form, "course_id": str(second_course.id)}
+    )
 
     assert response.status_code == 422
     assert "This form had already been used" in response.get_data(as_text=True)

@@ -35,6 +35,7 @@ from clinic.auth.passwords import hash_password
 from clinic.database import UTCDateTime
 from clinic.extensions import db as _db
 from clinic.patients.consents.models import Consent, ConsentType
+from clinic.patients.courses.models import Protocol, TreatmentCourse
 from clinic.patients.models import Indication, Patient, Sex
 from clinic.sessions.digest import _plain, canonical_content, content_digest
 from clinic.sessions.models import (
@@ -182,8 +183,8 @@ def insert_fixed_session() -> None:
         ]
     )
     db.flush()
-    # A consent of the other patient: something for the columns the fixed session predates (its
-    # consent record) to point at when the matrix fills them.
+    # A consent and a course of the other patient: something for the columns the fixed session
+    # predates (its consent record, its course) to point at when the matrix fills them.
     db.add(
         Consent(
             id=7151,
@@ -195,6 +196,19 @@ def insert_fixed_session() -> None:
             witnessed_by="A. Witness",
             recorded_at=at(-60),
             recorded_by_id=NURSE_ID,
+        )
+    )
+    db.add(
+        TreatmentCourse(
+            id=7161,
+            patient_id=OTHER_PATIENT_ID,
+            indication=Indication.DEPRESSION,
+            protocol=Protocol.INDUCTION,
+            protocol_name="",
+            planned_sessions=6,
+            start_date=date(2025, 3, 1),
+            clinician_id=CLINICIAN_ID,
+            created_at=at(-60),
         )
     )
     db.flush()

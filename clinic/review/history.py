@@ -27,6 +27,7 @@ from clinic.extensions import db
 from clinic.pagination import PageNumbers
 from clinic.patients.models import Indication
 from clinic.review.history_filters import HistoryFilters, history_statement, matching
+from clinic.sessions.course_place import CoursePlace, course_places
 from clinic.sessions.models import (
     Administration,
     ChecklistCompletion,
@@ -122,6 +123,7 @@ class SessionRow:
     checklist_not_done: list[str] = field(default_factory=list)
     signer: str | None = None
     signed_at: datetime | None = None
+    course: CoursePlace | None = None
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,7 @@ def load_history_page(
     scores = _by_session(db.session.execute(SCORES, page_ids))
     completions = _by_session(db.session.execute(COMPLETIONS, page_ids))
     items = db.session.execute(CHECKLIST_ITEMS).all()
+    places = course_places(ids)
 
     rules = {**DEFAULT_ADVERSE_RULES, **thresholds}
     rows = [
@@ -223,6 +226,7 @@ def load_history_page(
             completions.get(s.id, []),
             items,
             rules,
+            places.get(s.id),
         )
         for s in sessions
     ]
@@ -314,6 +318,7 @@ def _row(
     completions: Sequence[Any],
     items: Sequence[Any],
     rules: Mapping[str, Mapping[str, Any]],
+    course: CoursePlace | None = None,
 ) -> SessionRow:
     latest: dict[tuple[Instrument, ScoreTiming], ScoreValue] = {}
     for score in scores:
@@ -359,6 +364,7 @@ def _row(
             else None
         ),
         signed_at=infusion_session.signed_at if signed else None,
+        course=course,
     )
 
 

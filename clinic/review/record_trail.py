@@ -35,6 +35,7 @@ from clinic.audit.services import canonical_json
 from clinic.database import UTCDateTime
 from clinic.extensions import db
 from clinic.patients.consents.models import Consent
+from clinic.patients.courses.models import CourseReview, TreatmentCourse
 from clinic.patients.models import Patient
 from clinic.sessions.digest import canonical_contents, digest_of
 from clinic.sessions.models import (
@@ -112,6 +113,8 @@ TRAILS: tuple[Trail, ...] = (
         since=frozenset({"created_at"}),
     ),
     Trail(Consent, "consent_recorded", "recorded_by_id", updates=("consent_withdrawn",)),
+    Trail(TreatmentCourse, "course_opened", "clinician_id", updates=("course_ended",)),
+    Trail(CourseReview, "course_reviewed", "clinician_id", updates=()),
     Trail(
         InfusionSession,
         "session_opened",

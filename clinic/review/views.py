@@ -6,17 +6,19 @@ browser histories and download folders.
 
 from __future__ import annotations
 
-from flask import Response, current_app, render_template, request
+from flask import Response, abort, current_app, render_template, request
 from flask_login import current_user
 
 from clinic.auth.access import roles_required
 from clinic.auth.models import CLINICAL_ROLES, Role
 from clinic.extensions import db
+from clinic.patients.courses.services import course_of_patient, courses_of
 from clinic.patients.models import Indication, Patient
 from clinic.patients.services import record_patient_viewed
 from clinic.request_bounds import page_number
 from clinic.review import history, trends
 from clinic.review.blueprint import bp
+from clinic.review.courses import course_summaries
 from clinic.review.csv_export import sessions_csv
 from clinic.review.fhir import build_bundle, dumps, load_patient_record
 from clinic.review.history_filters import parse_filters
@@ -40,6 +42,7 @@ def history_page(patient_id: int) -> tuple[str, int]:
     )
     trend_data = trends.build_trends(trends.trend_scores(patient.id))
     risk = latest_risk_score(patient.id)
+    courses = course_summaries(courses_of(patient.id))
     # The audit append locks the chain head until commit: record, commit at once, then render.
     record_patient_viewed(current_user, patient)
     _commit_keeping_loaded()
@@ -53,9 +56,24 @@ def history_page(patient_id: int) -> tuple[str, int]:
         indications=list(Indication),
         trends=trend_data,
         risk=risk,
+        courses=courses,
     )
     # A filter that cannot be applied is ignored, with its message: the history is still shown.
     return page, 422 if filter_errors else 200
+
+
+@bp.route("/<int:patient_id>/courses/<int:course_id>")
+@roles_required(*CLINICAL_ROLES)
+def course_page(patient_id: int, course_id: int) -> str:
+    """A treatment course: its facts, its sessions with their place and PHQ-9, its reviews."""
+    patient = db.get_or_404(Patient, patient_id)
+    course = course_of_patient(patient.id, course_id)
+    if course is None:
+        abort(404)
+    [summary] = course_summaries([course])
+    record_patient_viewed(current_user, patient)
+    _commit_keeping_loaded()
+    return render_template("review/course.html", patient=patient, summary=summary)
 
 
 def _commit_keeping_loaded() -> None:

@@ -30,6 +30,7 @@ from clinic.auth.models import Role
 from clinic.clinic_time import to_local
 from clinic.database import utcnow
 from clinic.extensions import db
+from clinic.sessions.course_place import course_place
 from clinic.sessions.forms.administrations import AdministrationForm, InfusionEventForm
 from clinic.sessions.forms.discharge import CancelForm, ChecklistForm, EndSessionForm
 from clinic.sessions.forms.monitoring import MonitoringForm
@@ -334,6 +335,7 @@ def render_chart(
     context: dict[str, Any] = {
         "infusion_session": infusion_session,
         "patient": infusion_session.patient,
+        "course_place": course_place(infusion_session),
         "risk": latest_risk_score(infusion_session.patient_id),
         "administrations": administrations,
         "timeline": _timeline(entries, administrations, t_zero),

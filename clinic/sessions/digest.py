@@ -42,7 +42,7 @@ _HEADER_EXCLUDED = frozenset({"status", "version"})
 # tamper warning); a value written into one of them afterwards changes the digest like any other
 # change, and on the sessions that hold one it is signed as any column is.
 ADDED_AFTER_VERSION_1: dict[str, frozenset[str]] = {
-    "infusion_session": frozenset({"consent_id"}),
+    "infusion_session": frozenset({"consent_id", "course_id"}),
 }
 
 ENTRY_MODELS: tuple[tuple[str, type[Any]], ...] = (

@@ -22,6 +22,7 @@ from clinic.auth.models import User
 from clinic.database import UTCDateTime, utcnow
 from clinic.extensions import db
 from clinic.patients.consents.models import Consent
+from clinic.patients.courses.models import TreatmentCourse
 from clinic.patients.models import Indication, Patient, enum_column
 
 DOSE = sa.Numeric(14, 4)  # up to 4 decimals, refused (not rounded) beyond that
@@ -102,6 +103,8 @@ class InfusionSession(db.Model):
     # that covered the route when the session was opened (`consent_id`).
     consent_on_file: Mapped[bool] = mapped_column(default=False)
     consent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("consent.id"))
+    # The treatment course the session belongs to; none on sessions opened before courses.
+    course_id: Mapped[int | None] = mapped_column(sa.ForeignKey("treatment_course.id"), index=True)
     fasting_confirmed: Mapped[bool] = mapped_column(default=False)
     weight_kg: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 2))
     status: Mapped[SessionStatus] = mapped_column(
@@ -122,6 +125,7 @@ class InfusionSession(db.Model):
     attending_clinician: Mapped[User] = relationship(foreign_keys=[attending_clinician_id])
     nurse: Mapped[User] = relationship(foreign_keys=[nurse_id])
     consent: Mapped[Consent | None] = relationship()
+    course: Mapped[TreatmentCourse | None] = relationship()
     signature: Mapped[Signature | None] = relationship(back_populates="session", uselist=False)
 
     @property

@@ -41,6 +41,11 @@ class OpenSessionForm(OneTimeForm):
         "Nurse", coerce=optional_int, validators=[DataRequired(message="Choose the nurse.")]
     )
     started_at = twenty_four_hour(occurred_at_field("Start time"))
+    course_id = SelectField(
+        "Treatment course",
+        coerce=optional_int,
+        validators=[DataRequired(message="Choose the treatment course.")],
+    )
     fasting_confirmed = BooleanField("Fasting (NPO) confirmed")
     weight_kg = ClinicalDecimalField(
         "Weight (kg)",

@@ -19,6 +19,7 @@ from clinic.clinic_time import to_local
 from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.patients.consents.services import current_consent_for
+from clinic.patients.courses.models import TreatmentCourse
 from clinic.patients.models import Indication, Patient
 from clinic.sessions.entries import ChartError, audit_values, require_not_ahead, store_entry
 from clinic.sessions.models import (
@@ -38,6 +39,7 @@ class SessionDetails:
     started_at: datetime
     fasting_confirmed: bool
     weight_kg: Decimal | None
+    course_id: int | None = None
 
 
 def open_session(
@@ -62,6 +64,7 @@ def open_session(
     consent = current_consent_for(patient.id, details.route, to_local(details.started_at).date())
     if consent is None:
         raise NoConsentError(details.route)
+    require_active_course(patient.id, details.course_id)
     infusion_session = InfusionSession(
         patient_id=patient.id,
         created_by_id=actor.id,
@@ -81,6 +84,18 @@ def open_session(
         },
         submission_key=submission_key,
     )
+
+
+def require_active_course(patient_id: int, course_id: int | None) -> None:
+    """A session belongs to the patient's active treatment course."""
+    course = db.session.get(TreatmentCourse, course_id) if course_id else None
+    if course is None or course.patient_id != patient_id:
+        raise ChartError("Choose the patient's treatment course.", "course_id")
+    if not course.is_active:
+        raise ChartError(
+            "This course has ended: a session opens under the patient's active course.",
+            "course_id",
+        )
 
 
 class NoConsentError(ChartError):

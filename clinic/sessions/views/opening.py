@@ -10,6 +10,8 @@ from clinic.auth.access import roles_required
 from clinic.auth.models import CLINICAL_ROLES, Role
 from clinic.extensions import db
 from clinic.field_errors import FieldError, show_on_form
+from clinic.form_choices import as_choices
+from clinic.patients.courses.services import active_course
 from clinic.patients.models import Indication, Patient
 from clinic.patients.services import record_patient_viewed
 from clinic.request_bounds import id_argument
@@ -29,8 +31,13 @@ def new() -> Response | str | tuple[str, int]:
     form = OpenSessionForm()
     form.attending_clinician_id.choices = staff_choices(Role.CLINICIAN, "Choose…")
     form.nurse_id.choices = staff_choices(Role.NURSE, "Choose…")
+    course = active_course(patient.id)
+    form.course_id.choices = as_choices(
+        [(course.id, course.title)] if course else [("", "No active treatment course")]
+    )
     if request.method == "GET":
-        form.indication.data = patient.indication.value
+        form.indication.data = (course.indication if course else patient.indication).value
+        form.course_id.data = course.id if course else None
         if current_user.role == Role.NURSE:
             form.nurse_id.data = current_user.id
         elif current_user.role == Role.CLINICIAN:
@@ -45,6 +52,7 @@ def new() -> Response | str | tuple[str, int]:
             started_at=entered_time(form, form.started_at),
             fasting_confirmed=bool(form.fasting_confirmed.data),
             weight_kg=form.weight_kg.data,
+            course_id=form.course_id.data,
         )
         try:
             saved = open_session(current_user, patient.id, details, form.submission())
@@ -63,7 +71,11 @@ def new() -> Response | str | tuple[str, int]:
     if form.is_submitted():
         form.renew_submission_key()
     page = render_template(
-        "sessions/new.html", form=form, patient=patient, consent_needed=consent_needed
+        "sessions/new.html",
+        form=form,
+        patient=patient,
+        consent_needed=consent_needed,
+        active_course=course,
     )
     # The page shows the patient's banner (name, allergies): a view of the record.
     record_patient_viewed(current_user, patient)

@@ -19,6 +19,7 @@ from clinic.sessions.chart import (
     score_rows,
     signature_check,
 )
+from clinic.sessions.course_place import course_place
 from clinic.sessions.loading import get_session_or_404
 from clinic.sessions.models import ChecklistCompletion, ChecklistItem
 from clinic.sessions.services.viewing import record_session_view
@@ -42,6 +43,7 @@ def print_record(session_id: int) -> str:
         "sessions/print.html",
         infusion_session=infusion_session,
         patient=infusion_session.patient,
+        course_place=course_place(infusion_session),
         administrations=administrations_of(session_id),
         monitoring=monitoring_of(session_id),
         scores=score_rows(session_id),
