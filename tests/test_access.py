@@ -12,8 +12,9 @@ from clinic.auth.models import Role
 from clinic.extensions import db as _db
 from tests.conftest import BASE_CONFIG, PASSWORD, login
 
-# The only endpoints reachable without signing in.
-PUBLIC_ENDPOINTS = {"auth.login", "static", "bootstrap.static", "main.healthz"}
+# The only endpoints reachable without signing in: signing in (on its page, or on the lock
+# screen of a page locked at the idle limit), static files and the health check.
+PUBLIC_ENDPOINTS = {"auth.login", "auth.unlock", "static", "bootstrap.static", "main.healthz"}
 
 
 def test_every_endpoint_declares_its_roles(app):
@@ -29,7 +30,7 @@ def test_every_endpoint_declares_its_roles(app):
     assert unexpected_public == [], "routes declared public"
 
 
-def test_public_endpoints_are_exactly_login_static_and_healthz(app):
+def test_public_endpoints_are_exactly_sign_in_static_and_healthz(app):
     public = {
         rule.endpoint
         for rule in app.url_map.iter_rules()

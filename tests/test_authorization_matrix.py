@@ -40,6 +40,7 @@ MATRIX: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "bootstrap.static": ({"filename": "=css/bootstrap.min.css"}, PUBLIC),
     "main.healthz": ({}, PUBLIC),
     "auth.login": ({}, PUBLIC),
+    "auth.unlock": ({}, PUBLIC),
     "main.index": ({}, EVERY_ROLE),
     "auth.change_password": ({}, EVERY_ROLE),
     "auth.ping": ({}, EVERY_ROLE),

@@ -61,6 +61,17 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+def page_to_return_to() -> str | None:
+    """Where signing in again leads: the page asked for, or, for a post, the page it was sent
+    from (the post itself is not repeated). Only a path on this host."""
+    if request.method == "GET":
+        return safe_next(request.full_path.rstrip("?"))
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host:
+        return None
+    return safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+
+
 def enforce_access() -> Response | None:
     endpoint = request.endpoint
     if endpoint is None:  # no route matched: let the 404/405 handlers answer
@@ -69,8 +80,7 @@ def enforce_access() -> Response | None:
     if is_public(endpoint, view):
         return None
     if not current_user.is_authenticated:
-        target = request.full_path if request.method == "GET" else None
-        return redirect(url_for("auth.login", next=safe_next(target and target.rstrip("?"))))
+        return redirect(url_for("auth.login", next=page_to_return_to()))
     if current_user.must_change_password and endpoint not in ALLOWED_WHILE_PASSWORD_EXPIRED:
         flash("Choose a new password before you continue.", "warning")
         return redirect(url_for("auth.change_password"))

@@ -12,6 +12,8 @@ from flask import current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
 
+from clinic.auth.access import page_to_return_to
+
 LOGIN_AT = "login_at"
 SEEN_AT = "seen_at"
 
@@ -38,7 +40,9 @@ def check_session_clock() -> Response | None:
     else:
         session[SEEN_AT] = now
         return None
+    # Where the person was goes with them to the sign-in page, and back after it.
+    next_page = page_to_return_to()
     logout_user()
     session.clear()
     flash(reason, "info")
-    return redirect(url_for("auth.login"))
+    return redirect(url_for("auth.login", next=next_page))

@@ -1,11 +1,22 @@
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
 from clinic.auth import bp
 from clinic.auth import services as auth_services
 from clinic.auth.access import public, roles_required, safe_next
-from clinic.auth.forms import ChangePasswordForm, LoginForm, LogoutForm
+from clinic.auth.forms import ChangePasswordForm, LoginForm, LogoutForm, UnlockForm
 from clinic.auth.known_devices import read_known_device, remember_device
 from clinic.auth.models import Role, User
 from clinic.auth.session_guard import start_session_clock
@@ -116,3 +127,41 @@ def change_password() -> Response | str:
 def ping() -> tuple[str, int]:
     """Keeps a session alive while the person is typing (see static/js/session.js)."""
     return "", 204
+
+
+@bp.route("/session/unlock", methods=["GET", "POST"])
+@public
+@limiter.limit(_login_limit, methods=["POST"])
+def unlock() -> tuple[dict[str, str], int] | Response:
+    """The sign-in of a page locked in place at the idle limit (static/js/session.js).
+
+    The page keeps what was typed, so this answers with a fresh CSRF token for its forms rather
+    than a new page; GET gives the token to send the sign-in with (the page's went with the
+    ended session). The same checks as the sign-in page (held attempts, audit, a fresh session).
+    A second factor adds its code field to UnlockForm and its check after the password's.
+    """
+    if request.method == "GET":
+        return {"csrf_token": generate_csrf()}, 200
+    form = UnlockForm()
+    if not form.validate_on_submit():
+        return {"error": "Enter your password."}, 400
+    device = read_known_device()
+    result = auth_services.authenticate(
+        auth_services.SignInAttempt(
+            username=form.username.data or "",
+            password=form.password.data or "",
+            address=client_address(),
+            device=device,
+        )
+    )
+    db.session.commit()
+    if result.user is None:
+        return {"error": login_refused_message()}, 401
+    session.clear()  # a fresh session for a fresh sign-in, as on the sign-in page
+    login_user(result.user)
+    start_session_clock()
+    # The token this request read is cached for the request; the new session needs its own.
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+    response = jsonify(csrf_token=generate_csrf())
+    remember_device(response, device, result.user)
+    return response

@@ -15,7 +15,8 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,25 +123,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         live.flask(
             "create-admin", ADMIN_USERNAME, "--password", ADMIN_FIRST_PASSWORD, "--must-change"
         )
-        process = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "--threads",
-                "4",
-                "--access-logfile",
-                "-",
-                "wsgi:app",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = _gunicorn(env, port, "wsgi:app")
         _wait_until_up(live.url + "/healthz", process)
         yield live
     finally:
@@ -150,6 +133,43 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         if pg_name and server:
             with admin.connect() as conn:
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+
+
+def _gunicorn(env: dict[str, str], port: int, app: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--access-logfile",
+            "-",
+            app,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@contextmanager
+def served_with(live: LiveServer, settings: Mapping[str, Any]) -> Iterator[str]:
+    """The same app, database and keys as the live server, with some settings changed (a short
+    IDLE_TIMEOUT_MINUTES, say), on a port of its own: yields its base URL. The browser's cookies
+    are per host, not per port, so a session signed in on one server is valid on the other."""
+    port = _free_port()
+    process = _gunicorn(live.env, port, f"clinic:create_app({dict(settings)!r})")
+    try:
+        _wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
 
 
 def _wait_until_up(url: str, process: subprocess.Popen[str]) -> None:

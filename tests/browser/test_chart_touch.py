@@ -2,9 +2,9 @@
 
 A nurse charts a session as she would at the chair, tapping (Chromium with touch and mobile
 emulation). The test fails on any control of the chart or its sub-pages under 44 x 44 CSS px, on
-horizontal overflow, on the patient bar out of view while she charts, and on a save whose
-confirmation is not in view. It counts taps: a full vitals set and the four required checklist
-items.
+horizontal overflow, on the patient bar out of view while she charts, on a save whose
+confirmation is not in view, and on a typed value lost across the idle lock (a second server with
+a 12-second idle limit). It counts taps: a full vitals set and the four required checklist items.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.checks import check_page
+from tests.browser.conftest import PageProblems, served_with
 from tests.browser.journeys import (
     CHECKLIST_ITEMS,
     PatientDetails,
@@ -37,6 +39,9 @@ LANDSCAPE = {"width": 1024, "height": 768}
 TOUCH = 44  # CSS px, each way
 MAX_VITALS_TAPS = 10
 MAX_CHECKLIST_TAPS = 6
+# Long enough for a page to load and a few values to be typed; short enough to wait for.
+IDLE_MINUTES = 0.2
+IDLE_SECONDS = IDLE_MINUTES * 60
 
 NURSE = Staff("amara.osei", "Amara Osei", "RN", "Nurse", "tablet-chair-passphrase-83")
 CLINICIAN = Staff("jonas.weber", "Jonas Weber", "MD", "Clinician", "ward-round-passphrase-29")
@@ -368,3 +373,107 @@ def test_a_session_charted_by_touch_fits_the_tablet_and_confirms_each_save(
     assert_save_confirmed(page, "Saved: vitals at")
     expect(form.get_by_role("button", name="Save")).to_be_in_viewport()
     page.screenshot(path=str(screenshot_dir / "chart-touch-landscape.png"))
+
+
+# --- the idle lock ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def short_idle(live_server: Any) -> Iterator[str]:
+    """The same app on the same database, its idle limit shortened to a few seconds."""
+    with served_with(live_server, {"IDLE_TIMEOUT_MINUTES": IDLE_MINUTES}) as url:
+        yield url
+
+
+def typed_values(form: Locator) -> dict[str, str]:
+    return {
+        "systolic": form.get_by_label("BP systolic").input_value(),
+        "hr": form.get_by_label("HR /min").input_value(),
+        "note": form.get_by_label("Note").input_value(),
+        "sedation": form.locator('input[name="sedation_moaas"]:checked').input_value(),
+    }
+
+
+def unlock(page: Page, password: str) -> None:
+    lock = page.locator("#session-lock")
+    lock.get_by_label("Password").fill(password)
+    lock.get_by_role("button", name="Unlock").tap()
+    expect(lock).to_be_hidden()
+
+
+def test_the_idle_lock_keeps_what_was_typed_and_sends_a_pending_save_once(
+    page: Page, short_idle: str, ward: Ward, screenshot_dir: Any
+) -> None:
+    problems = PageProblems(urlsplit(short_idle).netloc)
+    problems.watch(page)
+    assert sign_in(page, short_idle, NURSE.username, NURSE.password, check=False)
+    chart = f"{short_idle}/sessions/{ward.session_id}"
+    page.goto(chart)
+    form = monitoring_form(page)
+    lock = page.locator("#session-lock")
+    warning = page.locator("#idle-warning")
+
+    # Typed, then left: a warning first, then the page locks in place.
+    form.get_by_label("BP systolic").fill("131")
+    form.get_by_label("HR /min").fill("77")
+    form.get_by_role("group", name="Sedation (MOAA/S)").get_by_text("3", exact=True).tap()
+    form.get_by_label("Note").fill("Typed before the lock")
+    typed = typed_values(form)
+    expect(warning).to_be_visible(timeout=IDLE_SECONDS * 1000)
+    expect(lock).to_be_hidden()
+    expect(lock).to_be_visible(timeout=IDLE_SECONDS * 1000)
+    expect(warning).to_be_hidden()
+    check_page(page)
+    page.screenshot(path=str(screenshot_dir / "chart-locked.png"))
+    # Nothing of what was typed went to browser storage; it is still in the page.
+    assert page.evaluate("() => localStorage.length + sessionStorage.length") == 0
+    assert typed_values(form) == typed
+    # The server's limit ended the session too: a request now is sent to the sign-in page.
+    page.wait_for_timeout(2000)
+    answer = page.request.get(chart, max_redirects=0)
+    assert answer.status == 302 and "/login" in answer.headers["location"]
+
+    # A wrong password keeps it locked; the right one unlocks it, the typing intact.
+    lock.get_by_label("Password").fill("not-the-password-at-all")
+    lock.get_by_role("button", name="Unlock").tap()
+    expect(lock.get_by_role("alert")).to_contain_text("Sign-in failed")
+    expect(lock).to_be_visible()
+    unlock(page, NURSE.password)
+    assert typed_values(form) == typed
+    rows = vitals_rows(page).count()
+    form.get_by_role("button", name="Save").tap()
+    expect(vitals_rows(page)).to_have_count(rows + 1)
+    expect(vitals_rows(page).filter(has_text="Typed before the lock")).to_have_count(1)
+    assert_save_confirmed(page, "Saved: vitals at")
+
+    # Activity, not a timer, keeps the session: a tap on the warning, and no lock after it.
+    form.get_by_label("Note").fill("Kept by a tap")
+    expect(warning).to_be_visible(timeout=IDLE_SECONDS * 1000)
+    warning.get_by_role("button", name="Keep me signed in").tap()
+    expect(warning).to_be_hidden()
+    page.wait_for_timeout(int(IDLE_SECONDS * 1000 * 0.6))
+    expect(lock).to_be_hidden()
+    form.get_by_label("Note").fill("")
+
+    # The session ended behind the page's back (here: its cookie gone): the save pressed locks
+    # the page, and goes through once after signing in again.
+    page.context.clear_cookies()
+    rows = vitals_rows(page).count()
+    form.get_by_label("BP systolic").fill("142")
+    form.get_by_label("Note").fill("Pressed while signed out")
+    form.get_by_role("button", name="Save").tap()
+    expect(lock).to_be_visible()
+    unlock(page, NURSE.password)
+    expect(vitals_rows(page)).to_have_count(rows + 1)
+    expect(vitals_rows(page).filter(has_text="Pressed while signed out")).to_have_count(1)
+    assert_save_confirmed(page, "Saved: vitals at")
+
+    # Signed out, the sign-in page leads back to the chart.
+    page.context.clear_cookies()
+    page.goto(chart)
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("Username").fill(NURSE.username)
+    page.get_by_label("Password", exact=True).fill(NURSE.password)
+    page.get_by_role("button", name="Sign in").tap()
+    expect(page).to_have_url(chart)
+    problems.assert_clean()
