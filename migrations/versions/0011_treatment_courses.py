@@ -6,7 +6,7 @@ course, and their signed content is what it was (the digest leaves an empty cour
 A course and a review are never deleted or replaced, as the other clinical tables (0003, 0006).
 
 Revision ID: 0011_treatment_courses
-Revises: 0010_second_factor
+Revises: 0009_consent_records
 Create Date: 2026-11-27
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from clinic.database import UTCDateTime
 
 revision = "0011_treatment_courses"
-down_revision = "0010_second_factor"
+down_revision = "0009_consent_records"
 branch_labels = None
 depends_on = None
 
