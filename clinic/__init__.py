@@ -59,6 +59,7 @@ def register_blueprints(app: Flask) -> None:
     # Imported here, not at the top: importing any clinic module runs this package first, and
     # must not load every feature's views with it.
     from clinic.audit.views import bp as audit
+    from clinic.auth.second_factor_views import bp as second_step
     from clinic.auth.views import bp as auth
     from clinic.main.views import bp as main
     from clinic.patients.consents.views import bp as consents
@@ -70,7 +71,18 @@ def register_blueprints(app: Flask) -> None:
 
     # Before any route is added: `<int:...>` takes no id larger than the database holds.
     app.url_map.converters["int"] = BoundedIntConverter
-    for blueprint in (auth, main, staff, patients, consents, courses, review, sessions, audit):
+    for blueprint in (
+        auth,
+        second_step,
+        main,
+        staff,
+        patients,
+        consents,
+        courses,
+        review,
+        sessions,
+        audit,
+    ):
         app.register_blueprint(blueprint)
 
 

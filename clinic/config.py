@@ -66,6 +66,12 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         "LOCKOUT_FIRST_WAIT_SECONDS": _int_env("LOCKOUT_FIRST_WAIT_SECONDS", 30),
         "LOCKOUT_FORGET_MINUTES": _int_env("LOCKOUT_FORGET_MINUTES", 60),
         "KNOWN_DEVICE_DAYS": _int_env("KNOWN_DEVICE_DAYS", 90),
+        # The second factor (clinic/auth/second_factor.py): always asked of clinicians and admins,
+        # of nurses when SECOND_FACTOR_FOR_NURSES=1; the name authenticator apps list the account
+        # under; how long a sign-in whose password was right waits for its code or enrolment.
+        "SECOND_FACTOR_FOR_NURSES": bool(_int_env("SECOND_FACTOR_FOR_NURSES", 0)),
+        "SECOND_FACTOR_ISSUER": os.environ.get("SECOND_FACTOR_ISSUER", "Clinic"),
+        "SECOND_FACTOR_STEP_MINUTES": _int_env("SECOND_FACTOR_STEP_MINUTES", 10),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "20 per minute"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         # gunicorn's worker count (it reads the same variable); 0 when not said. memory:// above

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import flask_migrate
 import pytest
@@ -25,11 +26,13 @@ from flask.testing import FlaskClient
 
 from clinic import create_app
 from clinic.auth.models import Role, User
+from clinic.auth.services import find_user_by_username
 from clinic.database import utcnow
 from clinic.extensions import db as _db
 from clinic.staff.services import StaffDetails, create_user
 from tests.factories import make_patient, open_session_for
 from tests.helpers import minute
+from tests.second_factor_codes import enrol, fresh_code
 
 PASSWORD = "correct-horse-battery-42"
 BASE_CONFIG: dict[str, Any] = {
@@ -235,7 +238,10 @@ def make_user(app: Flask) -> Callable[..., User]:
         full_name: str | None = None,
         credentials: str | None = None,
         must_change_password: bool = False,
+        second_factor: bool | None = None,
     ) -> User:
+        """A new account; clinicians and admins with their second factor set up (the secret of
+        tests/second_factor_codes.py) unless `second_factor` says otherwise."""
         username = username or f"{role.value}-{uuid.uuid4().hex[:6]}"
         user = create_user(
             None,
@@ -251,13 +257,30 @@ def make_user(app: Flask) -> Callable[..., User]:
             must_change_password=must_change_password,
         )
         _db.session.commit()
+        if second_factor is None:
+            second_factor = role in (Role.CLINICIAN, Role.ADMIN)
+        if second_factor:
+            enrol(user)
         return user
 
     return make
 
 
-def login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
-    return client.post("/login", data={"username": username, "password": password})
+def login(
+    client: FlaskClient, username: str, password: str = PASSWORD, code: str | None = None
+) -> Any:
+    """Sign in with the password and, where the sign-in asks for it, the second factor's code
+    (a fresh one of tests/second_factor_codes.py unless given); the last answer."""
+    response = client.post("/login", data={"username": username, "password": password})
+    if response.status_code == 302 and urlsplit(response.location).path == "/login/code":
+        if code is None:
+            user = find_user_by_username(username)
+            assert user is not None
+            code = fresh_code(user)
+            # End the read: another app on the same SQLite file must be free to write.
+            _db.session.commit()
+        response = client.post(response.location, data={"code": code})
+    return response
 
 
 @pytest.fixture

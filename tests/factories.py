@@ -47,6 +47,7 @@ from clinic.sessions.services.monitoring import MonitoringDetails
 from clinic.sessions.services.opening import SessionDetails, open_session
 from clinic.sessions.services.scores import record_pain, record_phq9
 from clinic.sessions.services.signoff import sign_session
+from tests.second_factor_codes import fresh_code
 
 
 def make_patient(
@@ -442,7 +443,7 @@ def seed_chart_records(nurse: User, clinician: User) -> dict[str, int]:
 
 
 def sign(infusion_session: InfusionSession, clinician: User, password: str) -> None:
-    sign_session(clinician, infusion_session.id, password)
+    sign_session(clinician, infusion_session.id, password, fresh_code(clinician))
     db.session.commit()
 
 

@@ -11,10 +11,20 @@ from clinic.auth.access import declared_roles, is_public
 from clinic.auth.models import Role
 from clinic.extensions import db as _db
 from tests.conftest import BASE_CONFIG, PASSWORD, login
+from tests.second_factor_codes import fresh_code
 
-# The only endpoints reachable without signing in: signing in (on its page, or on the lock
-# screen of a page locked at the idle limit), static files and the health check.
-PUBLIC_ENDPOINTS = {"auth.login", "auth.unlock", "static", "bootstrap.static", "main.healthz"}
+# The only endpoints reachable without signing in: signing in (on its page, its second step's
+# code or enrolment, or on the lock screen of a page locked at the idle limit), static files and
+# the health check.
+PUBLIC_ENDPOINTS = {
+    "auth.login",
+    "second_factor.code",
+    "second_factor.enrol",
+    "auth.unlock",
+    "static",
+    "bootstrap.static",
+    "main.healthz",
+}
 
 
 def test_every_endpoint_declares_its_roles(app):
@@ -89,6 +99,7 @@ def test_login_form_follows_next_back_to_the_refused_page(client, make_user):
     admin = make_user(Role.ADMIN)
     login_page = client.get("/audit/").location
     response = client.post(login_page, data={"username": admin.username, "password": PASSWORD})
+    response = client.post(response.location, data={"code": fresh_code(admin)})
     assert response.location == "/audit/"
 
 

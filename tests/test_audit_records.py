@@ -75,6 +75,7 @@ from clinic.staff.services import StaffDetails, create_user
 from tests.conftest import BASE_CONFIG, PASSWORD, DatabaseFactory
 from tests.factories import phq9_answers
 from tests.helpers import minute
+from tests.second_factor_codes import enrol, fresh_code
 
 SIGNATURE_BROKEN = "no longer matches its signature"
 
@@ -301,6 +302,7 @@ def charted(nurse: User, clinician: User, session_id: int, start: datetime) -> d
 
 def build_record() -> Record:
     nurse, clinician = staff(Role.NURSE, "nora"), staff(Role.CLINICIAN, "sam")
+    enrol(clinician)  # signing takes her second factor's code
     staff(Role.CLINICIAN, "other")  # someone else to point a row at
     patient = registered(nurse, "REC-0001", "Record")
     other = registered(nurse, "REC-0002", "Other")
@@ -317,7 +319,7 @@ def build_record() -> Record:
     start = minute(utcnow()) - timedelta(hours=3)
     signed = opened(nurse, clinician, patient, start)
     charted(nurse, clinician, signed, start)
-    sign_session(clinician, signed, PASSWORD)
+    sign_session(clinician, signed, PASSWORD, fresh_code(clinician))
     _db.session.commit()
     add_addendum(clinician, signed, text="Called the next day: well.", reason="Follow-up")
     _db.session.commit()

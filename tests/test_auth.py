@@ -16,6 +16,7 @@ from clinic.audit.models import AuditEvent
 from clinic.auth.models import Role, User
 from tests.conftest import BASE_CONFIG, PASSWORD, login
 from tests.helpers import audit_actions
+from tests.second_factor_codes import fresh_code
 
 NEW_PASSWORD = "a-brand-new-passphrase-77"
 # A page every signed-in role may open (the home page belongs to the clinical features).
@@ -332,6 +333,9 @@ def test_next_path_on_this_host_is_followed(client, make_user):
     response = client.post(
         "/login?next=/staff/", data={"username": user.username, "password": PASSWORD}
     )
+    # The second factor's step carries it along.
+    assert response.location == "/login/code?next=/staff/"
+    response = client.post(response.location, data={"code": fresh_code(user)})
     assert response.location == "/staff/"
 
 

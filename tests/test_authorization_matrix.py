@@ -33,6 +33,9 @@ CLINICIAN_ONLY = ("login", "403", "ok", "403", "login")
 ADMIN_ONLY = ("login", "403", "403", "ok", "login")
 EVERY_ROLE = ("login", "ok", "ok", "ok", "login")
 PUBLIC = ("ok", "ok", "ok", "ok", "ok")
+# The second step of a sign-in serves only a sign-in whose password was right in that browser:
+# anyone else goes to the sign-in page, and whoever is signed in to the home page.
+SECOND_STEP = ("login", "ok", "ok", "ok", "login")
 
 # endpoint -> (URL arguments: a seeded record by name, or "=" and a literal; outcome per principal)
 MATRIX: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
@@ -41,6 +44,8 @@ MATRIX: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "main.healthz": ({}, PUBLIC),
     "auth.login": ({}, PUBLIC),
     "auth.unlock": ({}, PUBLIC),
+    "second_factor.code": ({}, SECOND_STEP),
+    "second_factor.enrol": ({}, SECOND_STEP),
     "main.index": ({}, EVERY_ROLE),
     "auth.change_password": ({}, EVERY_ROLE),
     "auth.ping": ({}, EVERY_ROLE),
@@ -53,6 +58,7 @@ MATRIX: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "staff.deactivate": ({"user_id": "staff_member"}, ADMIN_ONLY),
     "staff.reactivate": ({"user_id": "staff_member"}, ADMIN_ONLY),
     "staff.clear_sign_in_holds": ({"user_id": "staff_member"}, ADMIN_ONLY),
+    "staff.reset_second_factor": ({"user_id": "staff_member"}, ADMIN_ONLY),
     "patients.index": ({}, CLINICAL),
     "patients.new": ({}, CLINICAL),
     "review.history_page": ({"patient_id": "patient"}, CLINICAL),

@@ -33,7 +33,8 @@ def test_create_admin_creates_an_active_admin_without_forced_change(runner, db, 
     [user] = users(db)
     assert (user.username, user.role, user.active) == ("boss", Role.ADMIN, True)
     assert not user.must_change_password
-    assert login(client, "boss", ADMIN_PASSWORD).location == "/"
+    # An admin sets up a second factor at the first sign-in.
+    assert login(client, "boss", ADMIN_PASSWORD).location == "/login/second-factor"
 
 
 def test_create_admin_refuses_a_weak_password(runner, db):
@@ -83,7 +84,8 @@ def test_bootstrap_admin_on_empty_database_prints_a_one_time_password(runner, db
     [user] = users(db)
     assert (user.username, user.role) == ("admin", Role.ADMIN)
     assert user.must_change_password
-    assert login(client, "admin", password).location == "/password"
+    # The second factor first, then the password (tests/test_second_factor.py).
+    assert login(client, "admin", password).location == "/login/second-factor"
 
 
 def test_bootstrap_admin_does_nothing_when_users_exist(runner, db):

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from bench.client import parse_forms
 from clinic.auth.models import Role, User
+from clinic.auth.services import find_user_by_username
 from clinic.extensions import db
 from clinic.patients.models import Patient
 from clinic.request_bounds import control_character_in
@@ -34,6 +35,7 @@ from clinic.sessions.models import (
 )
 from tests.conftest import PASSWORD
 from tests.factories import make_ready_to_sign, open_session_for, seed_chart_records, sign
+from tests.second_factor_codes import fresh_code
 
 SCRIPT = "<script>alert(1)</script>"
 NASTY = [
@@ -244,6 +246,13 @@ def _login_with_csrf(client: FlaskClient, username: str) -> None:
         "/login", data={"csrf_token": token.group(1), "username": username, "password": PASSWORD}
     )
     assert response.status_code == 302, response.get_data(as_text=True)[-1000:]
+    if response.location.startswith("/login/code"):  # the second factor's step
+        page = client.get(response.location).get_data(as_text=True)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+        assert token, "no CSRF token on the code page"
+        code = fresh_code(find_user_by_username(username))
+        response = client.post(response.location, data={"csrf_token": token.group(1), "code": code})
+        assert response.status_code == 302, response.get_data(as_text=True)[-1000:]
 
 
 def _assert_refused_with_a_message(response: Any) -> None:

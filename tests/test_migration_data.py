@@ -20,8 +20,9 @@ from flask import Flask
 from werkzeug.security import generate_password_hash
 
 from clinic import create_app
-from clinic.auth.models import PasswordHistory, SignInThrottle, User
+from clinic.auth.models import PasswordHistory, RecoveryCode, SignInThrottle, User
 from clinic.auth.passwords import verify_password
+from clinic.auth.second_factor import SecondStep, step_due
 from clinic.database import UTCDateTime
 from clinic.extensions import db as _db
 from clinic.extensions import migrate
@@ -165,3 +166,55 @@ def insert_user_of_0008(username: str) -> None:
                 "created_at": datetime(2026, 1, 6, 9, 0, tzinfo=UTC),
             },
         )
+
+
+def insert_user_of_0011(username: str, role: str) -> tuple[int, str]:
+    """A staff account as the schema of 0011 holds it; its id and session token."""
+    token = uuid.uuid4().hex
+    with _db.engine.begin() as conn:
+        user_id = conn.execute(
+            sa.text(
+                "INSERT INTO user_account (username, full_name, credentials, role, password_hash,"
+                " active, must_change_password, session_token, created_at)"
+                " VALUES (:username, 'Before', '', :role, 'x', :true, :false, :token,"
+                " :created_at) RETURNING id"
+            ).bindparams(sa.bindparam("created_at", type_=UTCDateTime())),
+            {
+                "username": username,
+                "role": role,
+                "true": True,
+                "false": False,
+                "token": token,
+                "created_at": datetime(2026, 1, 7, 9, 0, tzinfo=UTC),
+            },
+        ).scalar_one()
+    return user_id, token
+
+
+def test_clinicians_and_admins_carried_set_up_a_second_factor_at_their_next_sign_in(empty_app):
+    flask_migrate.upgrade(revision=revision_before("0012_second_factor"))
+    carried = {
+        role: insert_user_of_0011(f"{role}.before", role)
+        for role in ("nurse", "clinician", "admin")
+    }
+    before = schema_objects_on_user_account()
+
+    flask_migrate.upgrade()
+    # Added in place, not by rebuilding the table: its triggers and indexes are all there.
+    assert schema_objects_on_user_account() == before
+
+    users = {user.role.value: user for user in _db.session.scalars(sa.select(User))}
+    nurse, clinician, admin = users["nurse"], users["clinician"], users["admin"]
+    assert not nurse.must_enrol_second_factor
+    assert nurse.session_token == carried["nurse"][1]  # her open session goes on
+    assert step_due(nurse) is None
+    for user in (clinician, admin):
+        assert user.must_enrol_second_factor
+        assert user.session_token != carried[user.role.value][1]  # signed out: asked at once
+        assert step_due(user) == SecondStep.ENROL
+    for user in users.values():
+        assert user.id == carried[user.role.value][0]
+        assert user.second_factor_secret is None and user.second_factor_enrolled_at is None
+        assert user.second_factor_last_step is None and user.second_factor_reset_at is None
+        assert (user.username, user.password_hash) == (f"{user.role.value}.before", "x")
+    assert _db.session.scalar(sa.select(sa.func.count()).select_from(RecoveryCode)) == 0

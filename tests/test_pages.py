@@ -10,8 +10,10 @@ import sqlalchemy as sa
 from clinic import create_app
 from clinic.audit.models import AuditEvent
 from clinic.auth.models import Role, User
+from clinic.auth.services import find_user_by_username
 from clinic.extensions import db as _db
 from tests.conftest import BASE_CONFIG, PASSWORD
+from tests.second_factor_codes import fresh_code
 
 
 def csp_directives(response) -> dict[str, str]:
@@ -126,6 +128,12 @@ def sign_in_with_token(client, username: str) -> None:
         "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
     )
     assert response.status_code == 302
+    if response.location.startswith("/login/code"):  # the second factor's step, its own token
+        token = csrf_token(client, response.location)
+        code = fresh_code(find_user_by_username(username))
+        response = client.post(response.location, data={"code": code, "csrf_token": token})
+        assert response.status_code == 302
+        assert not response.location.startswith("/login")
 
 
 @pytest.mark.parametrize("app_config", [CSRF_ON])

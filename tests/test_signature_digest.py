@@ -58,6 +58,7 @@ from clinic.sessions.models import (
 )
 from clinic.sessions.services.signoff import signature_matches
 from tests.conftest import BASE_CONFIG, PASSWORD, DatabaseFactory, FreshRequestClient, login
+from tests.second_factor_codes import enrol, fresh_code
 
 MISMATCH = 'data-testid="signature-mismatch"'
 MATCH = 'data-testid="signature-match"'
@@ -403,8 +404,11 @@ def build_signed_session(client: FlaskClient) -> None:
     """The fixed session, signed by its clinician through the sign-off form; the client stays
     signed in as that clinician."""
     insert_fixed_session()
-    assert login(client, CLINICIAN_USERNAME).status_code == 302
-    response = client.post(f"/sessions/{SESSION_ID}/sign", data={"password": PASSWORD})
+    clinician = _db.session.scalar(sa.select(User).where(User.username == CLINICIAN_USERNAME))
+    enrol(clinician)  # signing takes her second factor's code
+    assert login(client, CLINICIAN_USERNAME).location == "/"
+    data = {"password": PASSWORD, "code": fresh_code(clinician)}
+    response = client.post(f"/sessions/{SESSION_ID}/sign", data=data)
     assert response.status_code == 302, response.get_data(as_text=True)
 
 

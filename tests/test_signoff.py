@@ -37,6 +37,7 @@ from tests.factories import (
     open_session_as,
 )
 from tests.helpers import audit_actions, local_minutes_ago
+from tests.second_factor_codes import code_of_client, fresh_code
 from tests.test_checklist import completions, item, post_item
 from tests.test_scores import pain_data
 
@@ -56,8 +57,10 @@ def ready_session(client, db, user) -> int:
     return infusion_session.id
 
 
-def sign(client, session_id: int, password: str = PASSWORD):
-    return client.post(f"/sessions/{session_id}/sign", data={"password": password})
+def sign(client, session_id: int, password: str = PASSWORD, code: str | None = None):
+    """Post the sign form with the password and (unless given) a fresh code of the signer."""
+    code = code_of_client(client) if code is None else code
+    return client.post(f"/sessions/{session_id}/sign", data={"password": password, "code": code})
 
 
 def status(db, session_id: int) -> SessionStatus:
@@ -154,7 +157,7 @@ def test_nurse_cannot_sign_through_the_service(db, make_user):
     nurse = make_user(Role.NURSE)
     session_id = open_session_as(nurse).id
     with pytest.raises(PermissionError):
-        sign_session(nurse, session_id, PASSWORD)
+        sign_session(nurse, session_id, PASSWORD, "")
 
 
 # --- signing and the digest ------------------------------------------------------------------
@@ -368,7 +371,7 @@ def test_signature_landing_after_the_form_loaded_refuses_the_post(client, db, ma
     session_id = ready_session(client, db, nurse)
     page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
     assert f"/sessions/{session_id}/scores/pain" in page  # the nurse has the form open
-    sign_session(clinician, session_id, PASSWORD)  # the clinician signs
+    sign_session(clinician, session_id, PASSWORD, fresh_code(clinician))  # the clinician signs
     db.session.commit()
     data = pain_data("3")
     response = client.post(f"/sessions/{session_id}/scores/pain", data=data)
@@ -407,7 +410,7 @@ def test_sign_off_racing_a_score_post_serialises_on_the_session_row(app, db, mak
             finally:
                 _db.session.remove()
 
-    sign_session(clinician, session_id, PASSWORD)  # holds the row lock
+    sign_session(clinician, session_id, PASSWORD, fresh_code(clinician))  # holds the row lock
     thread = threading.Thread(target=nurse_posts)
     thread.start()
     time.sleep(0.5)

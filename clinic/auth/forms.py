@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField, SubmitField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 
 class LoginForm(FlaskForm):
@@ -46,3 +46,5 @@ class UnlockForm(FlaskForm):
 
     username = HiddenField(validators=[DataRequired(), Length(max=64)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+    # Asked of whoever has a second factor (clinic/auth/second_factor.py).
+    code = StringField("Code", validators=[Optional(), Length(max=40)])

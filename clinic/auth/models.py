@@ -50,6 +50,15 @@ class User(db.Model):
         sa.String(64), unique=True, default=new_session_token
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The second factor (clinic/auth/second_factor.py): the authenticator's secret, encrypted;
+    # when it was set up; the time step of the last code accepted (a code works once); when an
+    # admin last reset it (told at the next sign-in); and whether a new one must be set up at the
+    # next sign-in whatever the role asks (after an admin's reset, or since migration 0012).
+    second_factor_secret: Mapped[str | None] = mapped_column(sa.String(255))
+    second_factor_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    second_factor_last_step: Mapped[int | None] = mapped_column(sa.BigInteger())
+    second_factor_reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    must_enrol_second_factor: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     # Flask-Login protocol
     @property
@@ -69,6 +78,10 @@ class User(db.Model):
 
     def rotate_session_token(self) -> None:
         self.session_token = new_session_token()
+
+    @property
+    def has_second_factor(self) -> bool:
+        return self.second_factor_secret is not None
 
     @property
     def display_name(self) -> str:
@@ -95,6 +108,23 @@ class PasswordHistory(db.Model):
     set_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     user: Mapped[User] = relationship()
+
+
+class RecoveryCode(db.Model):
+    """One of the codes that stand in for the authenticator once each (a lost phone).
+
+    Only a salted SHA-256 of each is kept: a code holds 80 random bits, so no hash speed makes
+    guessing one from its hash worth trying, and checking the ten of an account costs nothing.
+    """
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    salt: Mapped[str] = mapped_column(sa.String(32))
+    digest: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ThrottleScope(enum.StrEnum):

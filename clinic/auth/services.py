@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 from flask import current_app
 
 from clinic.audit.services import record_audit_event
-from clinic.auth import throttle
+from clinic.auth import second_factor, throttle
 from clinic.auth.models import PasswordHistory, User
 from clinic.auth.passwords import hash_password, password_problems, verify_password
+from clinic.auth.second_factor import CodeCheck, SecondStep
 from clinic.auth.throttle import Failure, KnownDevice
 from clinic.database import utcnow
 from clinic.extensions import db
@@ -28,15 +29,31 @@ class SignInAttempt:
 
 
 @dataclass(frozen=True)
+class SecondStepAttempt:
+    """The second step of a sign-in: the person whose password was right, the code typed."""
+
+    user: User
+    code: str
+    address: str
+    device: KnownDevice | None = None
+
+
+@dataclass(frozen=True)
 class LoginResult:
     """The signed-in user, or None: the page says the same whatever the reason.
 
     `failures_elsewhere`: failed attempts with the username from devices it had not signed in
     on, which this sign-in cleared; shown to the person, who may not have made them.
+    `second_step`: the password was right and the sign-in still asks this (the user is given,
+    but not signed in). `code_check`: the second step's code, refused (the person may try again
+    unless `held`, when the sign-in starts over from the password).
     """
 
     user: User | None = None
     failures_elsewhere: int = 0
+    second_step: SecondStep | None = None
+    code_check: CodeCheck | None = None
+    held: bool = False
 
 
 def find_user_by_username(username: str) -> User | None:
@@ -69,10 +86,79 @@ def authenticate(attempt: SignInAttempt) -> LoginResult:
         reason = "unknown username" if user is None else "inactive" if not user.active else None
         _audit_refusal(user, reason or "bad password")
         return LoginResult()
+    step = second_factor.step_due(user)
+    if step is not None:
+        # Not signed in yet: nothing is cleared or recorded as a sign-in before the second step,
+        # or someone who has the password could start the count of wrong codes afresh by
+        # typing it again.
+        return LoginResult(user, second_step=step)
+    return _complete_sign_in(user, keys)
+
+
+def _complete_sign_in(
+    user: User, keys: throttle.AttemptKeys, how: str | None = None
+) -> LoginResult:
     cleared = throttle.forget(keys.cleared_by_success)
-    user.last_login_at = now
-    record_audit_event(actor_id=user.id, action="login", entity="user", entity_id=user.id)
+    user.last_login_at = utcnow()
+    record_audit_event(
+        actor_id=user.id,
+        action="login",
+        entity="user",
+        entity_id=user.id,
+        changes={"second_factor": how} if how else None,
+    )
     return LoginResult(user, failures_elsewhere=cleared.get(throttle.ThrottleScope.ACCOUNT, 0))
+
+
+def _second_step_held(attempt: SecondStepAttempt) -> tuple[throttle.AttemptKeys, bool]:
+    """The attempt's keys, and whether one of them holds it: then it is refused as a held
+    password attempt is (counted on the address, audited), and the sign-in starts over."""
+    user = attempt.user
+    keys = throttle.keys_for_attempt(user.username, user, attempt.address, attempt.device)
+    held = throttle.holding(keys.checked, utcnow())
+    if held is not None:
+        _count_failures([keys.address])
+        _audit_refusal(user, "held", scope=held.scope.value, step="code")
+    return keys, held is not None
+
+
+def confirm_second_factor(attempt: SecondStepAttempt) -> LoginResult:
+    """The second step of a sign-in: the authenticator's code or a recovery code.
+
+    Checked against the same held keys as the password, and a wrong code counts as a wrong
+    password does (per username or known device, and per address), so whoever has the password
+    gets no more guesses at the code than a stranger gets at the password.
+    """
+    keys, held = _second_step_held(attempt)
+    if held:
+        return LoginResult(held=True)
+    check = second_factor.check_code(attempt.user, attempt.code)
+    if not check.accepted:
+        _count_failures(keys.counted)
+        _audit_refusal(attempt.user, "code already used" if check.spent else "bad code")
+        return LoginResult(code_check=check)
+    result = _complete_sign_in(attempt.user, keys, str(check.kind))
+    second_factor.record_recovery_code_use(attempt.user, check)
+    return replace(result, code_check=check)
+
+
+def enrol_second_factor(
+    attempt: SecondStepAttempt, secret: str
+) -> tuple[LoginResult, list[str] | None]:
+    """The second step of a sign-in that sets up the authenticator: its first code confirms
+    the secret shown. Returns the sign-in and the new recovery codes, to be shown once.
+
+    A wrong code is not counted: the person is copying a secret the page showed her, and
+    whoever has the password of an account yet to enrol could enrol an app of their own anyway
+    (which is why an admin's reset ends the person's sessions and is shown to her).
+    """
+    keys, held = _second_step_held(attempt)
+    if held:
+        return LoginResult(held=True), None
+    codes = second_factor.enrol(attempt.user, secret, attempt.code)
+    if codes is None:
+        return LoginResult(code_check=CodeCheck()), None
+    return _complete_sign_in(attempt.user, keys, "enrolled"), codes
 
 
 def _count_failures(keys: list[throttle.ThrottleKey]) -> None:

@@ -15,12 +15,13 @@ from werkzeug.wrappers import Response
 
 from clinic.auth import bp
 from clinic.auth import services as auth_services
-from clinic.auth.access import public, roles_required, safe_next
+from clinic.auth.access import public, roles_required
 from clinic.auth.forms import ChangePasswordForm, LoginForm, LogoutForm, UnlockForm
 from clinic.auth.known_devices import read_known_device, remember_device
-from clinic.auth.models import Role, User
+from clinic.auth.models import Role
+from clinic.auth.second_factor import SecondStep, refusal_message
 from clinic.auth.session_guard import start_session_clock
-from clinic.auth.throttle import KnownDevice
+from clinic.auth.sign_in_steps import begin_second_step, signed_in
 from clinic.extensions import client_address, db, limiter
 from clinic.field_errors import show_on_form
 
@@ -58,30 +59,12 @@ def login() -> Response | str:
             )
         )
         db.session.commit()
+        if result.user is not None and result.second_step is not None:
+            return begin_second_step(result.user, result.second_step)
         if result.user is not None:
-            return _signed_in(result.user, device, result.failures_elsewhere)
+            return signed_in(result.user, device, result.failures_elsewhere)
         form.password.errors.append(login_refused_message())
     return render_template("auth/login.html", form=form)
-
-
-def _signed_in(user: User, device: KnownDevice | None, failures_elsewhere: int) -> Response:
-    """The last step of a sign-in: a fresh session, the device remembered, the next page."""
-    session.clear()  # a fresh session for a fresh sign-in (no fixation)
-    login_user(user)
-    start_session_clock()
-    if failures_elsewhere:
-        flash(
-            f"{failures_elsewhere} failed sign-in attempt(s) with your username were "
-            "made recently from other devices. If they were not yours, tell an admin.",
-            "warning",
-        )
-    if user.must_change_password:
-        flash("Welcome. Choose your own password before you continue.", "warning")
-        response = redirect(url_for("auth.change_password"))
-    else:
-        response = redirect(safe_next(request.args.get("next")) or url_for("main.index"))
-    remember_device(response, device, user)
-    return response
 
 
 @bp.route("/logout", methods=["POST"])
@@ -138,7 +121,7 @@ def unlock() -> tuple[dict[str, str], int] | Response:
     The page keeps what was typed, so this answers with a fresh CSRF token for its forms rather
     than a new page; GET gives the token to send the sign-in with (the page's went with the
     ended session). The same checks as the sign-in page (held attempts, audit, a fresh session).
-    A second factor adds its code field to UnlockForm and its check after the password's.
+    Whoever has a second factor types its code too (the lock screen shows the field to them).
     """
     if request.method == "GET":
         return {"csrf_token": generate_csrf()}, 200
@@ -154,7 +137,18 @@ def unlock() -> tuple[dict[str, str], int] | Response:
             device=device,
         )
     )
+    if result.user is not None and result.second_step == SecondStep.CODE:
+        result = auth_services.confirm_second_factor(
+            auth_services.SecondStepAttempt(
+                result.user, form.code.data or "", client_address(), device
+            )
+        )
+    elif result.user is not None and result.second_step == SecondStep.ENROL:
+        db.session.commit()
+        return {"error": "Sign in on the sign-in page to set up your second factor."}, 401
     db.session.commit()
+    if result.user is None and result.code_check is not None:
+        return {"error": refusal_message(result.code_check)}, 401
     if result.user is None:
         return {"error": login_refused_message()}, 401
     session.clear()  # a fresh session for a fresh sign-in, as on the sign-in page

@@ -60,3 +60,7 @@ class ActivationForm(FlaskForm):
 
 class ClearSignInHoldsForm(FlaskForm):
     submit = SubmitField("Clear the failed sign-ins")
+
+
+class ResetSecondFactorForm(FlaskForm):
+    submit = SubmitField("Reset the second factor")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from clinic.audit.services import diff, record_audit_event
-from clinic.auth import throttle
+from clinic.auth import second_factor, throttle
 from clinic.auth.models import Role, User
 from clinic.auth.passwords import password_problems
 from clinic.auth.services import find_user_by_username, set_password
@@ -146,6 +146,14 @@ def reset_password(actor: User, user: User, temporary_password: str) -> None:
     )
     # The person gets a password from the admin: what held their sign-in goes with the old one.
     clear_sign_in_holds(actor, user)
+
+
+def reset_second_factor(actor: User, user: User) -> None:
+    """A lost phone: the app's secret and the recovery codes go, the person's sessions end, and
+    she sets up her app again at her next sign-in, told of the reset there. Audited. A password
+    reset leaves the second factor alone (reset_password), so an admin who resets a clinician's
+    password still cannot sign in as her."""
+    second_factor.reset(actor, user)
 
 
 def clear_sign_in_holds(actor: User, user: User) -> bool:

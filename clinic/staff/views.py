@@ -3,7 +3,7 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from clinic.auth import throttle
+from clinic.auth import second_factor, throttle
 from clinic.auth.access import roles_required
 from clinic.auth.models import Role, User
 from clinic.database import utcnow
@@ -16,6 +16,7 @@ from clinic.staff.forms import (
     ClearSignInHoldsForm,
     NewStaffForm,
     ResetPasswordForm,
+    ResetSecondFactorForm,
     StaffDetailsForm,
 )
 
@@ -116,6 +117,21 @@ def clear_sign_in_holds(user_id: int) -> Response:
     return redirect(url_for("staff.detail", user_id=user.id))
 
 
+@bp.route("/<int:user_id>/second-factor", methods=["POST"])
+@roles_required(Role.ADMIN)
+def reset_second_factor(user_id: int) -> Response:
+    user = db.get_or_404(User, user_id)
+    if ResetSecondFactorForm().validate_on_submit():
+        staff_services.reset_second_factor(current_user, user)
+        db.session.commit()
+        flash(
+            f"Second factor of {user.username} reset: they are signed out and set up their "
+            "authenticator app again at their next sign-in.",
+            "success",
+        )
+    return redirect(url_for("staff.detail", user_id=user.id))
+
+
 def _set_active(user_id: int, active: bool) -> Response | str:
     user = db.get_or_404(User, user_id)
     if ActivationForm().validate_on_submit():
@@ -147,6 +163,9 @@ def _render_detail(
         activation_form=ActivationForm(formdata=None),
         sign_in_counts=throttle.counts_of(user),
         clear_holds_form=ClearSignInHoldsForm(formdata=None),
+        second_factor_required=second_factor.is_required(user),
+        recovery_codes_left=second_factor.recovery_codes_left(user),
+        reset_second_factor_form=ResetSecondFactorForm(formdata=None),
         now=utcnow(),
     )
     has_errors = form.errors or (reset_form is not None and reset_form.errors)

@@ -8,8 +8,10 @@ or not journey 1 has already replaced the first password.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
+import pyotp
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.checks import check_page
@@ -20,6 +22,13 @@ from tests.browser.conftest import ADMIN_FIRST_PASSWORD, ADMIN_USERNAME
 ADMIN_PASSWORD = "a-long-office-passphrase-7"
 TEMPORARY_PASSWORD = "temporary-pass-2026"
 LOGIN_REFUSED = "Sign-in failed"
+
+# The authenticator app of each account that set one up in this run, as its owner's phone holds
+# it: the secret read from the enrolment page, and the last time step whose code was typed. The
+# app accepts each code once, so a second sign-in within the same half-minute types the next
+# step's code (accepted a step early), and a third waits for the clock.
+AUTHENTICATORS: dict[str, str] = {}
+_LAST_STEP: dict[str, int] = {}
 
 
 @dataclass(frozen=True)
@@ -50,8 +59,22 @@ class PatientDetails:
         return f"{self.family_name.upper()}, {self.given_name}"
 
 
+def authenticator_code(username: str) -> str:
+    """The code the account's authenticator app shows, one the app has not seen typed yet."""
+    totp = pyotp.TOTP(AUTHENTICATORS[username])
+    while True:
+        now = totp.timecode(time.time())
+        step = max(now, _LAST_STEP.get(username, now - 1) + 1)
+        if step <= now + 1:
+            _LAST_STEP[username] = step
+            return totp.generate_otp(step)
+        time.sleep(1)
+
+
 def sign_in(page: Page, base: str, username: str, password: str, *, check: bool = True) -> bool:
-    """Sign in from the login page; False when the app refuses the username and password."""
+    """Sign in from the login page, with the second factor's code where it is asked (setting
+    the app up where the sign-in asks that); False when the app refuses the username and
+    password."""
     page.goto(f"{base}/login")
     if check:
         check_page(page)
@@ -60,8 +83,44 @@ def sign_in(page: Page, base: str, username: str, password: str, *, check: bool 
     page.get_by_role("button", name="Sign in").click()
     signed_in = page.get_by_role("button", name="Sign out")
     refused = page.get_by_text(LOGIN_REFUSED)
-    expect(signed_in.or_(refused)).to_be_visible()
+    code_step = page.get_by_role("heading", name="Sign in: your code")
+    enrol_step = page.get_by_role("heading", name="Set up your second factor")
+    expect(signed_in.or_(refused).or_(code_step).or_(enrol_step)).to_be_visible()
+    if code_step.is_visible():
+        enter_code(page, username, check=check)
+    elif enrol_step.is_visible():
+        set_up_authenticator(page, username, check=check)
     return signed_in.is_visible()
+
+
+def enter_code(page: Page, username: str, *, check: bool = True) -> None:
+    """The second step of a sign-in: the code of the account's authenticator."""
+    if check:
+        check_page(page)
+    page.get_by_label("Code").fill(authenticator_code(username))
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def set_up_authenticator(page: Page, username: str, *, check: bool = True) -> list[str]:
+    """The enrolment page: the phone's app takes the key shown (the QR code's content), its
+    first code confirms it; then the recovery codes, shown once. Returns them."""
+    if check:
+        check_page(page)
+    expect(page.get_by_role("img", name=re.compile("QR code to add the account"))).to_be_visible()
+    key = page.get_by_test_id("second-factor-secret").inner_text()
+    AUTHENTICATORS[username] = key.replace(" ", "")
+    _LAST_STEP.pop(username, None)
+    page.get_by_label("Code from the app").fill(authenticator_code(username))
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("heading", name="Your second factor is set up")).to_be_visible()
+    if check:
+        check_page(page)
+    codes = page.get_by_test_id("recovery-codes").locator("code").all_inner_texts()
+    assert len(codes) == 10
+    page.get_by_role("link", name="I have kept them: continue").click()
+    expect(page).not_to_have_url(re.compile(r"/login/second-factor"))
+    return codes
 
 
 def change_password_if_needed(page: Page, current: str, new: str, *, check: bool = True) -> None:

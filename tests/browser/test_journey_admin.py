@@ -1,4 +1,5 @@
-"""Journey 1: the admin's first day: first sign-in, staff accounts, the audit trail."""
+"""Journey 1: the admin's first day: first sign-in (the second factor set up, then her own
+password), staff accounts, the audit trail."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.checks import check_page, screenshot
 from tests.browser.conftest import ADMIN_FIRST_PASSWORD, ADMIN_USERNAME
+from tests.browser.journeys import set_up_authenticator
 
 ADMIN_PASSWORD = "a-long-office-passphrase-7"
 
@@ -40,7 +42,15 @@ def test_admin_sets_up_staff_and_finds_it_in_the_audit_trail(
     base = live_server.url
     sign_in(page, base, ADMIN_USERNAME, ADMIN_FIRST_PASSWORD)
 
-    # First sign-in: the temporary password must be changed before anything else.
+    # First sign-in: an admin sets up her second factor, nothing is served before it.
+    expect(page).to_have_url(re.compile(r"/login/second-factor$"))
+    screenshot(page, screenshot_dir, "second-factor-setup")
+    page.goto(f"{base}/staff/")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.goto(f"{base}/login/second-factor")  # the sign-in is still half-way: back to it
+    set_up_authenticator(page, ADMIN_USERNAME)
+
+    # Then the temporary password must be changed before anything else.
     expect(page).to_have_url(re.compile(r"/password$"))
     check_page(page)
     page.goto(f"{base}/staff/")
@@ -81,6 +91,7 @@ def test_admin_sets_up_staff_and_finds_it_in_the_audit_trail(
         "staff_created",
         "staff_password_reset",
         "staff_deactivated",
+        "second_factor_enrolled",
         "login",
     ):
         expect(table.get_by_role("cell", name=action, exact=True).first).to_be_visible()

@@ -17,6 +17,7 @@ from tests.browser.checks import check_page, screenshot
 from tests.browser.journeys import (
     PatientDetails,
     Staff,
+    authenticator_code,
     complete_checklist,
     create_staff_as_admin,
     first_sign_in,
@@ -152,10 +153,13 @@ def test_clinician_reviews_signs_and_reads_the_history(
         path=str(screenshot_dir / "flowsheet.png")
     )
 
-    # Sign with the password re-entered.
+    # Sign with the password and the authenticator's code re-entered.
     sign_off = page.get_by_role("region", name="Sign-off")
     expect(sign_off).to_contain_text(f"Signing as {CLINICIAN.display_name}")
     sign_off.get_by_label("Your password").fill(CLINICIAN.password)
+    sign_off.get_by_label("Code from your authenticator app").fill(
+        authenticator_code(CLINICIAN.username)
+    )
     sign_off.get_by_role("button", name="Sign session").click()
     expect(page.get_by_text("Session signed and locked.")).to_be_visible()
     check_page(page)

@@ -106,6 +106,7 @@ def _nurse(
 
 def _clinician(
     username: str,
+    codes: list[str],
     urls: list[str],
     session_ids: list[int],
     address: str,
@@ -115,7 +116,7 @@ def _clinician(
 ) -> None:
     client = Client(source_address=address)
     try:
-        answer = client.sign_in(urls[1], username, PASSWORD)
+        answer = client.sign_in(urls[1], username, PASSWORD, codes[0])
         assert answer.status == 302, f"sign-in answered {answer.status}"
         tokens = {
             index: client.csrf_token(f"{urls[index % 2]}/sessions/{session_ids[index]}")
@@ -126,11 +127,11 @@ def _clinician(
         start.wait()
         return
     start.wait()
-    for at, index in SIGN_PLAN:
+    for (at, index), code in zip(SIGN_PLAN, codes[1:], strict=False):
         time.sleep(max(0.0, started[0] + at - time.monotonic()))
         answer = client.post(
             f"{urls[index % 2]}/sessions/{session_ids[index]}/sign",
-            {"csrf_token": tokens[index], "password": PASSWORD},
+            {"csrf_token": tokens[index], "password": PASSWORD, "code": code},
         )
         signed.append((session_ids[index], answer.status))
 
@@ -162,6 +163,7 @@ def test_concurrent_charting_through_two_servers_loses_nothing(
                         target=_clinician,
                         args=(
                             seeded.clinicians[0],
+                            seeded.recovery_codes[seeded.clinicians[0]],
                             urls,
                             seeded.session_ids,
                             address,

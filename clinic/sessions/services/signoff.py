@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import record_audit_event
+from clinic.auth import second_factor
 from clinic.auth.models import Role, User
 from clinic.auth.passwords import verify_password
 from clinic.auth.services import record_failed_reauthentication
@@ -36,6 +37,13 @@ SIGNATURE_MEANING = "Reviewed and signed"
 class WrongPasswordError(ChartError):
     def __init__(self) -> None:
         super().__init__("The password is not correct; the session was not signed.", "password")
+
+
+class WrongCodeError(ChartError):
+    def __init__(self, check: second_factor.CodeCheck) -> None:
+        super().__init__(
+            second_factor.refusal_message(check) + " The session was not signed.", "code"
+        )
 
 
 class SignOffRefusedError(ChartError):
@@ -75,14 +83,23 @@ def sign_off_problems(
     return missing
 
 
-def sign_session(actor: User, session_id: int, password: str) -> Signature:
-    """Sign and lock the session; the digest seals its content as the clinician saw it."""
+def sign_session(actor: User, session_id: int, password: str, code: str) -> Signature:
+    """Sign and lock the session; the digest seals its content as the clinician saw it.
+
+    The clinician re-enters her password and her second factor's code (DESIGN.md §6): a
+    signature is hers, not her open session's.
+    """
     if actor.role != Role.CLINICIAN:
         raise PermissionError("Only clinicians sign sessions.")
     # Checked before taking the lock: scrypt is slow and the chair should not wait on it.
     if not verify_password(actor.password_hash, password):
         raise WrongPasswordError
     infusion_session = lock_session_for_change(session_id)
+    # After the session's lock, as every chart entry takes its locks: the code's check writes
+    # (the code is spent) and a recovery code's use is audited.
+    check = second_factor.confirms(actor, code)
+    if not check.accepted:
+        raise WrongCodeError(check)
     missing = sign_off_problems(infusion_session)
     if missing:
         raise SignOffRefusedError(missing)
@@ -116,11 +133,14 @@ def sign_session(actor: User, session_id: int, password: str) -> Signature:
             "signed_at": signature.signed_at.isoformat(),
         },
     )
+    second_factor.record_recovery_code_use(actor, check)
     return signature
 
 
-def record_failed_signature(actor: User, session_id: int, patient_id: int | None) -> None:
-    """A wrong password at signing is a security event, counted like a failed login."""
+def record_failed_signature(
+    actor: User, session_id: int, patient_id: int | None, reason: str = "bad password"
+) -> None:
+    """A wrong password or code at signing is a security event, counted like a failed login."""
     record_failed_reauthentication(actor, "signature")
     record_audit_event(
         actor_id=actor.id,
@@ -128,7 +148,7 @@ def record_failed_signature(actor: User, session_id: int, patient_id: int | None
         entity="infusion_session",
         entity_id=session_id,
         patient_id=patient_id,
-        changes={"reason": "bad password"},
+        changes={"reason": reason},
     )
 
 

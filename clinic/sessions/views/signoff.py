@@ -1,4 +1,4 @@
-"""Signing a session (the clinician's password again), and addenda after it."""
+"""Signing a session (the clinician's password and code again), and addenda after it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from clinic.sessions.guards import SessionLockedError
 from clinic.sessions.loading import get_session_or_404
 from clinic.sessions.services.signoff import (
     SignOffRefusedError,
+    WrongCodeError,
     WrongPasswordError,
     add_addendum,
     record_failed_signature,
@@ -37,13 +38,19 @@ def sign(session_id: int) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return chart_again(session_id, ShownAgain(sign_form=form))
     try:
-        sign_session(current_user, session_id, form.password.data or "")
+        sign_session(current_user, session_id, form.password.data or "", form.code.data or "")
     except SessionLockedError:
         return chart_refusing(session_id, ALREADY_SIGNED)
     except WrongPasswordError as error:
         db.session.rollback()
         # The failed attempt is kept, like a failed login, even though nothing else is.
         record_failed_signature(current_user, session_id, patient_id)
+        db.session.commit()
+        show_on_form(form, error)
+        return chart_again(session_id, ShownAgain(sign_form=form))
+    except WrongCodeError as error:
+        db.session.rollback()
+        record_failed_signature(current_user, session_id, patient_id, "bad code")
         db.session.commit()
         show_on_form(form, error)
         return chart_again(session_id, ShownAgain(sign_form=form))

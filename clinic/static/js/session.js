@@ -21,6 +21,7 @@
   const pingEveryMs = Math.min(60_000, idleMs / 4);
   const lockForm = dialog.querySelector("form");
   const password = dialog.querySelector('input[name="password"]');
+  const code = dialog.querySelector('input[name="code"]'); // whoever has a second factor
   const lockError = dialog.querySelector("#session-lock-error");
   const countdown = warning.querySelector(".idle-countdown");
   const loginLink = dialog.querySelector(".session-lock-other");
@@ -73,6 +74,7 @@
     hideWarning();
     lockError.textContent = "";
     password.value = "";
+    if (code) code.value = "";
     const here = window.location.pathname + window.location.search;
     loginLink.href = `${loginLink.href.split("?")[0]}?next=${encodeURIComponent(here)}`;
     dialog.showModal();
@@ -108,6 +110,7 @@
     seen();
     locked = false;
     password.value = "";
+    if (code) code.value = "";
     dialog.close();
     document.dispatchEvent(new CustomEvent("clinic:unlocked"));
     if (pending) {
@@ -136,6 +139,7 @@
       }
       lockError.textContent = answer.error || "Sign-in failed: check the password.";
       password.value = "";
+      if (code) code.value = "";
       password.focus();
     } catch {
       lockError.textContent = "The clinic's server did not answer. Check the connection and try again.";
