@@ -7,6 +7,7 @@ end her open session."""
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from playwright.sync_api import Page, expect
@@ -42,6 +43,20 @@ def type_password(page: Page, base: str, username: str, password: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
+def open_course(page: Page, base: str, patient_id: int) -> None:
+    """As the clinician: an induction course for the patient, starting today, then back to the
+    patient's page (a session opens only within an active course)."""
+    page.goto(f"{base}/patients/{patient_id}")
+    page.get_by_role("link", name="Open a course").click()
+    page.get_by_label("Indication").select_option(index=1)
+    page.get_by_role("group", name="Protocol").locator("label").first.click()
+    page.get_by_label("Planned sessions").fill("6")
+    page.get_by_label("Start date").fill(date.today().isoformat())
+    page.get_by_role("button", name="Open course").click()
+    expect(page.get_by_text("Treatment course opened.")).to_be_visible()
+    page.goto(f"{base}/patients/{patient_id}")
+
+
 def test_clinician_sets_up_her_second_factor_and_signs_with_it(
     page: Page, browser: Any, live_server: Any, problems: Any, screenshot_dir: Any
 ) -> None:
@@ -75,7 +90,8 @@ def test_clinician_sets_up_her_second_factor_and_signs_with_it(
     expect(page.get_by_role("heading", name="Today", exact=True)).to_be_visible()
 
     # A session to sign, charted by her (a clinician charts like a nurse).
-    register_patient(page, PATIENT, check=False)
+    patient_id = register_patient(page, PATIENT, check=False)
+    open_course(page, base, patient_id)
     session_id = open_session(page, CLINICIAN, NURSE, check=False)
     record_administration(page, dose="35", dose_unit="mg")
     complete_checklist(page, driver="Luc Moreau")
