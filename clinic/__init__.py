@@ -62,6 +62,7 @@ def register_blueprints(app: Flask) -> None:
     from clinic.auth.second_factor_views import bp as second_step
     from clinic.auth.views import bp as auth
     from clinic.main.views import bp as main
+    from clinic.orders.views import bp as orders
     from clinic.patients.consents.views import bp as consents
     from clinic.patients.courses.views import bp as courses
     from clinic.patients.views import bp as patients
@@ -79,6 +80,7 @@ def register_blueprints(app: Flask) -> None:
         patients,
         consents,
         courses,
+        orders,
         review,
         sessions,
         audit,

@@ -22,9 +22,11 @@ from clinic.auth.models import Role, User
 from clinic.cli_checks import needs_schema
 from clinic.database import utcnow
 from clinic.extensions import db
+from clinic.orders.models import OrderKind
+from clinic.orders.services import OrderDetails, write_order
 from clinic.patients.consents.services import ConsentDetails, active_consent_types, record_consent
 from clinic.patients.courses.models import Protocol
-from clinic.patients.courses.services import CourseDetails, open_course
+from clinic.patients.courses.services import MAX_PLANNED_SESSIONS, CourseDetails, open_course
 from clinic.patients.models import Indication, Patient, Sex
 from clinic.patients.services import PatientData, register_patient
 from clinic.sessions.models import (
@@ -97,12 +99,13 @@ def seed_demo(sessions: int, password: str, seed: int = 7) -> Patient:
             indication=Indication.BOTH,
             protocol=Protocol.OTHER,
             protocol_name="Weekly IV infusions with IM or intranasal when needed",
-            planned_sessions=max(sessions, 1),
+            planned_sessions=min(max(sessions, 1), MAX_PLANNED_SESSIONS),
             start_date=today.date() - timedelta(days=7 * sessions),
             review_due=today.date() + timedelta(days=7),
         ),
         None,
     ).entry
+    orders = _orders(clinician, patient, course.id, password)
     # The demo writes months of history at once, as no chart at the chair is: the window that
     # refuses a session opened long after its start is widened for this run (never production).
     window = current_app.config["SESSION_START_MAX_DAYS_PAST"]
@@ -122,6 +125,7 @@ def seed_demo(sessions: int, password: str, seed: int = 7) -> Patient:
                 password,
                 sign=not last,
                 course_id=course.id,
+                orders=orders,
             )
     finally:
         current_app.config["SESSION_START_MAX_DAYS_PAST"] = window
@@ -147,6 +151,23 @@ def _consent(nurse: User, patient: Patient, signed_on: date) -> None:
             )
 
 
+def _orders(clinician: User, patient: Patient, course_id: int, password: str) -> dict[Route, int]:
+    """The clinician's signed orders for the course, one per route the demo uses, as she would
+    write them (demo data typed in here, not computed)."""
+    written = {}
+    for route, method, drug, amount, unit, how in (
+        (Route.IV, Method.INFUSION, "Ketamine hydrochloride", "0.5", "mg/kg", "over 40 minutes"),
+        (Route.IM, Method.INJECTION, "Ketamine hydrochloride", "35", "mg", ""),
+        (Route.INTRANASAL, Method.SPRAY, "Esketamine", "28", "mg", "one device, 5 min apart"),
+    ):
+        details = OrderDetails(
+            OrderKind.TREATMENT, drug, Decimal(amount), unit, route, method, rate_or_duration=how
+        )
+        order = write_order(clinician, patient.id, details, password, None, course_id=course_id)
+        written[route] = order.entry.id
+    return written
+
+
 def _chart_session(
     rng: random.Random,
     nurse: User,
@@ -158,6 +179,7 @@ def _chart_session(
     *,
     sign: bool,
     course_id: int,
+    orders: dict[Route, int],
 ) -> None:
     route = rng.choices([Route.IV, Route.IM, Route.INTRANASAL], weights=[8, 1, 1])[0]
     session_id = open_session(
@@ -201,6 +223,7 @@ def _chart_session(
                 lot_number=f"K{rng.randint(1000, 9999)}",
                 ordering_clinician_id=clinician.id,
                 note="",
+                order_id=orders[route],
             ),
             None,
         )

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from clinic.auth.models import User
 from clinic.database import utcnow
 from clinic.extensions import db
+from clinic.orders.models import MedicationOrder, OrderKind, OrderStatus
 from clinic.patients.consents.models import Consent, ConsentType
 from clinic.patients.consents.services import (
     ConsentDetails,
@@ -312,6 +313,64 @@ def record_monitoring(
     return db.session.get(MonitoringEntry, written.entry.id)
 
 
+def order_for(
+    infusion_session: InfusionSession,
+    drug: str = "Ketamine hydrochloride",
+    dose: str = "0.5",
+    unit: str = "mg/kg",
+    *,
+    method: Method = Method.INFUSION,
+    route: Route | None = None,
+    kind: OrderKind = OrderKind.TREATMENT,
+    indication: str = "",
+) -> MedicationOrder:
+    """An order in force for the session's course (for the session itself when it has no
+    course) saying exactly this, signed by the session's attending clinician: one already in
+    force when there is, else inserted directly (no password, no audit), for tests of what is
+    charted against it."""
+    route = route or infusion_session.route
+    course_id = infusion_session.course_id
+    session_id = None if course_id is not None else infusion_session.id
+    found = db.session.scalar(
+        sa.select(MedicationOrder).where(
+            MedicationOrder.course_id.is_(course_id)
+            if course_id is None
+            else MedicationOrder.course_id == course_id,
+            MedicationOrder.session_id.is_(None)
+            if session_id is None
+            else MedicationOrder.session_id == session_id,
+            MedicationOrder.status == OrderStatus.ACTIVE,
+            MedicationOrder.kind == kind,
+            MedicationOrder.drug == drug,
+            MedicationOrder.dose_amount == Decimal(dose),
+            MedicationOrder.dose_unit == unit,
+            MedicationOrder.route == route,
+            MedicationOrder.method == method,
+        )
+    )
+    if found is not None:
+        return found
+    clinician = infusion_session.attending_clinician
+    order = MedicationOrder(
+        patient_id=infusion_session.patient_id,
+        course_id=course_id,
+        session_id=session_id,
+        kind=kind,
+        drug=drug,
+        dose_amount=Decimal(dose),
+        dose_unit=unit,
+        route=route,
+        method=method,
+        indication=indication,
+        signed_by_id=clinician.id,
+        signer_name=clinician.full_name,
+        signer_credentials=clinician.credentials or "",
+    )
+    db.session.add(order)
+    db.session.commit()
+    return order
+
+
 def record_administration(
     infusion_session: InfusionSession,
     user: User,
@@ -322,8 +381,11 @@ def record_administration(
     started_at: datetime,
     ended_at: datetime | None = None,
     drug: str = "Ketamine hydrochloride",
+    order: MedicationOrder | None = None,
 ) -> Administration:
-    """An administration through the service, as the chart's form would store it."""
+    """An administration through the service, as the chart's form would store it, carrying out
+    `order` (by default an order in force saying exactly what is given: no deviation)."""
+    order = order or order_for(infusion_session, drug, dose, unit, method=method)
     written = administrations_services.record_administration(
         user,
         infusion_session.id,
@@ -341,6 +403,7 @@ def record_administration(
             lot_number="",
             ordering_clinician_id=None,
             note="",
+            order_id=order.id,
         ),
         None,
     )
@@ -435,6 +498,7 @@ def seed_chart_records(nurse: User, clinician: User) -> dict[str, int]:
         "patient": patient.id,
         "consent": infusion_session.consent_id,
         "course": infusion_session.course_id,
+        "order": administration.order_id,
         "session": infusion_session.id,
         "administration": administration.id,
         "monitoring_entry": entry.id,

@@ -28,7 +28,7 @@ from clinic.sessions.services.administrations import (
     record_administration as record_administration_service,
 )
 from clinic.sessions.views.chart_page import clinical_decimal
-from tests.factories import make_patient, open_session_for, record_administration
+from tests.factories import make_patient, open_session_for, order_for, record_administration
 from tests.helpers import (
     audit_actions,
     input_value,
@@ -63,10 +63,33 @@ def administrations() -> list[Administration]:
     return list(_db.session.scalars(sa.select(Administration).order_by(Administration.id)))
 
 
+def ordered_amount(typed: str) -> str:
+    """The amount the order says: what is typed when it is a positive number (no deviation),
+    else any amount (the post is refused on its own input)."""
+    try:
+        amount = Decimal(typed)
+    except ArithmeticError:
+        return "1"
+    return typed if amount.is_finite() and 0 < amount < 10**9 else "1"
+
+
 def post_administration(client: FlaskClient, session_id: int, **overrides: Any) -> Any:
-    data = {
-        f"administration-{name}": value for name, value in administration_data(**overrides).items()
-    }
+    """The form posted, carrying out an order in force that says exactly what is given (unless
+    `order_id` is among the overrides)."""
+    values = administration_data(**overrides)
+    if "order_id" not in values:
+        infusion_session = _db.session.get(InfusionSession, session_id)
+        values["order_id"] = str(
+            order_for(
+                infusion_session,
+                values["drug"],
+                ordered_amount(values["dose_amount"]),
+                values["dose_unit"],
+                method=Method(values["method"] or "infusion"),
+                route=Route(values["route"] or "iv"),
+            ).id
+        )
+    data = {f"administration-{name}": value for name, value in values.items()}
     return client.post(f"/sessions/{session_id}/administrations", data=data)
 
 
@@ -222,7 +245,9 @@ def test_new_administration_form_is_blank_even_with_an_earlier_session_dose(
     html = client.get(f"/sessions/{later.id}").get_data(as_text=True)
     for name in ("dose_amount", "rate_amount"):
         assert input_value(html, f"administration-{name}") == ""
-    assert "0.6125" not in html
+    # The order in force is shown for reading (its panel, the order's choice), never put into
+    # a field.
+    assert 'value="0.6125"' not in html
     assert "No administration recorded." in html
     # The unit is chosen by the clinician each time: nothing is pre-selected.
     dose_unit = html[html.index('name="administration-dose_unit"') :]

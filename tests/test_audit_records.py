@@ -29,6 +29,13 @@ from clinic.auth.models import Role, User
 from clinic.clinic_time import to_local
 from clinic.database import UTCDateTime, utcnow
 from clinic.extensions import db as _db
+from clinic.orders.models import OrderKind
+from clinic.orders.services import (
+    OrderDetails,
+    discontinue_order,
+    orders_in_force,
+    write_order,
+)
 from clinic.patients.consents.models import Consent, ConsentType
 from clinic.patients.consents.services import ConsentDetails, record_consent, withdraw_consent
 from clinic.patients.courses.models import CourseStatus, Protocol
@@ -59,6 +66,7 @@ from clinic.sessions.services.administrations import (
     record_administration,
     record_infusion_event,
 )
+from clinic.sessions.services.deviations import acknowledge_deviation
 from clinic.sessions.services.discharge import (
     active_checklist_items,
     cancel_session,
@@ -177,6 +185,69 @@ def consented(nurse: User, clinician: User, patient: Patient, other: Patient) ->
     _db.session.commit()
 
 
+def ordered(clinician: User, patient: Patient, other: Patient) -> None:
+    """The patient's course: a treatment order and a PRN order, every field filled somewhere.
+    The other's: an IM order, superseded by a new one, which is then discontinued."""
+    course = active_course(patient.id).id
+    for details in (
+        OrderDetails(
+            OrderKind.TREATMENT,
+            "Ketamine hydrochloride",
+            Decimal("0.5"),
+            "mg/kg",
+            Route.IV,
+            Method.INFUSION,
+            concentration="10 mg/mL",
+            rate_or_duration="over 40 minutes",
+            note="0.5 mg/kg for 68 kg",
+        ),
+        OrderDetails(
+            OrderKind.PRN,
+            "Ondansetron",
+            Decimal("4"),
+            "mg",
+            Route.IV,
+            Method.BOLUS,
+            indication="Nausea",
+            min_interval_minutes=30,
+            max_doses_per_session=2,
+        ),
+    ):
+        write_order(clinician, patient.id, details, PASSWORD, None, course_id=course)
+    first = write_order(
+        clinician,
+        other.id,
+        OrderDetails(
+            OrderKind.TREATMENT,
+            "Ketamine hydrochloride",
+            Decimal("35"),
+            "mg",
+            Route.IM,
+            Method.INJECTION,
+        ),
+        PASSWORD,
+        None,
+        course_id=active_course(other.id).id,
+    ).entry
+    second = write_order(
+        clinician,
+        other.id,
+        OrderDetails(
+            OrderKind.TREATMENT,
+            "Ketamine hydrochloride",
+            Decimal("40"),
+            "mg",
+            Route.IM,
+            Method.INJECTION,
+        ),
+        PASSWORD,
+        None,
+        supersedes_id=first.id,
+    ).entry
+    discontinue_order(clinician, other.id, second.id, "Blood pressure peaks")
+    _db.session.commit()
+
+
 def opened(nurse: User, clinician: User, patient: Patient, start: datetime) -> int:
     written = open_session(
         nurse,
@@ -198,7 +269,10 @@ def opened(nurse: User, clinician: User, patient: Patient, start: datetime) -> i
 
 
 def charted(nurse: User, clinician: User, session_id: int, start: datetime) -> dict[str, int]:
-    """A full chart: every kind of entry with every field it takes filled somewhere."""
+    """A full chart: every kind of entry with every field it takes filled somewhere. The PRN
+    bolus deviates from its order (8 mg given, 4 mg ordered) and is acknowledged."""
+    course_id = _db.session.get(InfusionSession, session_id).course_id
+    orders = {order.kind: order.id for order in orders_in_force(course_id, None)}
 
     def at(minutes: int) -> datetime:
         # As the chart's form enters it: clinic time, whole minutes.
@@ -221,6 +295,9 @@ def charted(nurse: User, clinician: User, session_id: int, start: datetime) -> d
             lot_number="LOT-2291",
             ordering_clinician_id=clinician.id,
             note="Over 40 minutes",
+            order_id=orders[OrderKind.TREATMENT],
+            concentration="10 mg/mL",
+            volume_ml=Decimal("3.5"),
         ),
         None,
     ).entry
@@ -231,7 +308,7 @@ def charted(nurse: User, clinician: User, session_id: int, start: datetime) -> d
             drug="Ondansetron",
             route=Route.IV,
             method=Method.BOLUS,
-            dose_amount=Decimal("4"),
+            dose_amount=Decimal("8"),
             dose_unit="mg",
             rate_amount=None,
             rate_unit=None,
@@ -241,9 +318,11 @@ def charted(nurse: User, clinician: User, session_id: int, start: datetime) -> d
             lot_number="",
             ordering_clinician_id=None,
             note="",
+            order_id=orders[OrderKind.PRN],
         ),
         None,
     ).entry
+    acknowledge_deviation(clinician, session_id, bolus.id, "Nausea persisted; 8 mg agreed")
     for details in (
         InfusionEventDetails(
             InfusionEventKind.RATE_CHANGED, at(15), Decimal("0.01"), "mg/kg/min", note="BP up"
@@ -315,6 +394,7 @@ def build_record() -> Record:
     _db.session.commit()
 
     consented(nurse, clinician, patient, other)
+    ordered(clinician, patient, other)
 
     start = minute(utcnow()) - timedelta(hours=3)
     signed = opened(nurse, clinician, patient, start)
@@ -326,6 +406,17 @@ def build_record() -> Record:
 
     start = minute(utcnow()) - timedelta(hours=2)
     unsigned = opened(nurse, clinician, patient, start)
+    rescue = OrderDetails(
+        OrderKind.PRN,
+        "Midazolam",
+        Decimal("1"),
+        "mg",
+        Route.IV,
+        Method.BOLUS,
+        indication="Agitation",
+    )
+    write_order(clinician, patient.id, rescue, PASSWORD, None, session_id=unsigned)
+    _db.session.commit()
     ids = charted(nurse, clinician, unsigned, start)
     for kind, model in (
         ("administration", "bolus"),
@@ -453,7 +544,7 @@ def scope(record: Record, table: sa.Table) -> list[sa.Row[Any]]:
     covers), the patients, and the signed session's signature and addenda."""
     if table.name == "patient":
         where = table.c.id.in_((record.patient, record.other_patient))
-    elif "patient_id" in table.c and "session_id" not in table.c:
+    elif "patient_id" in table.c:  # consents, courses, reviews, orders
         where = table.c.patient_id.in_((record.patient, record.other_patient))
     elif table.name == "infusion_session":
         where = table.c.id.in_((record.unsigned, record.cancelled))

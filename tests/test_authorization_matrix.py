@@ -71,6 +71,16 @@ MATRIX: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "courses.review": ({"patient_id": "patient", "course_id": "course"}, CLINICIAN_ONLY),
     "courses.end": ({"patient_id": "patient", "course_id": "course"}, CLINICIAN_ONLY),
     "review.course_page": ({"patient_id": "patient", "course_id": "course"}, CLINICAL),
+    # Orders: clinicians write, supersede and discontinue them; nurses read (§2, §5).
+    "orders.course_orders": ({"course_id": "course"}, CLINICAL),
+    "orders.detail": ({"order_id": "order"}, CLINICAL),
+    "orders.new": ({"course": "course"}, CLINICIAN_ONLY),
+    "orders.supersede": ({"order_id": "order"}, CLINICIAN_ONLY),
+    "orders.discontinue": ({"order_id": "order"}, CLINICIAN_ONLY),
+    "sessions.acknowledge": (
+        {"session_id": "session", "administration_id": "administration"},
+        CLINICIAN_ONLY,
+    ),
     "review.export_fhir": ({"patient_id": "patient"}, CLINICIAN_ONLY),
     "review.export_csv": ({"patient_id": "patient"}, CLINICIAN_ONLY),
     "sessions.new": ({"patient": "patient"}, CLINICAL),

@@ -59,7 +59,7 @@ from clinic.sessions.models import (
 from clinic.sessions.services.monitoring import MonitoringDetails, record_monitoring
 from clinic.sessions.services.opening import SessionDetails, open_session
 from tests.conftest import BASE_CONFIG, login
-from tests.factories import make_patient, ready_to_open, record_administration
+from tests.factories import make_patient, order_for, ready_to_open, record_administration
 from tests.helpers import local_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -345,6 +345,9 @@ ENTRY_FORMS = {
 def post_entry(client: FlaskClient, session_id: int, kind: str, when: str) -> Any:
     path, data, time_field = ENTRY_FORMS[kind]
     data = {**data, time_field: when}
+    if kind == "administration":  # carrying out an order in force saying what is given
+        order = order_for(_db.session.get(InfusionSession, session_id))
+        data["administration-order_id"] = str(order.id)
     return client.post(f"/sessions/{session_id}/{path}", data=data)
 
 

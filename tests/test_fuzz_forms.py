@@ -24,6 +24,7 @@ from bench.client import parse_forms
 from clinic.auth.models import Role, User
 from clinic.auth.services import find_user_by_username
 from clinic.extensions import db
+from clinic.orders.models import MedicationOrder
 from clinic.patients.models import Patient
 from clinic.request_bounds import control_character_in
 from clinic.sessions.models import (
@@ -151,6 +152,25 @@ FORMS: dict[str, tuple[str | None, str, str]] = {
     ),
     "sign": ("clinician", "/sessions/{session}", "/sessions/{session}/sign"),
     "addendum": ("nurse", "/sessions/{signed}", "/sessions/{signed}/addenda"),
+    "consent": ("nurse", "/patients/{patient}/consents/new", "/patients/{patient}/consents/new"),
+    "consent_withdraw": (
+        "nurse",
+        "/patients/{patient}/consents",
+        "/patients/{patient}/consents/{consent}/withdraw",
+    ),
+    "course": ("clinician", "/patients/{patient}/courses/new", "/patients/{patient}/courses/new"),
+    "course_review": (
+        "clinician",
+        "/patients/{patient}/courses/{course}/reviews",
+        "/patients/{patient}/courses/{course}/reviews",
+    ),
+    "course_end": (
+        "clinician",
+        "/patients/{patient}/courses/{course}/end",
+        "/patients/{patient}/courses/{course}/end",
+    ),
+    "order": ("clinician", "/orders/new?course={course}", "/orders/new?course={course}"),
+    "order_discontinue": ("clinician", "/orders/{order}", "/orders/{order}/discontinue"),
 }
 
 
@@ -191,8 +211,14 @@ def _assert_nothing_invalid_stored() -> None:
         if entry.systolic_bp and entry.diastolic_bp:
             assert entry.diastolic_bp < entry.systolic_bp
     for administration in db.session.scalars(sa.select(Administration)):
-        for amount in (administration.dose_amount, administration.rate_amount):
+        for amount in (
+            administration.dose_amount,
+            administration.rate_amount,
+            administration.volume_ml,
+        ):
             assert amount is None or (amount.is_finite() and amount > 0), amount
+    for amount in db.session.scalars(sa.select(MedicationOrder.dose_amount)):
+        assert amount.is_finite() and amount > 0, amount
     for score in db.session.scalars(sa.select(Score)):
         low, high = SCORE_RANGES[score.instrument]
         assert low <= score.total <= high, (score.instrument, score.total)

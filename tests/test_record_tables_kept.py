@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
+from clinic.administration_terms import Method, Route
 from clinic.auth.models import Role
+from clinic.orders.models import OrderKind
+from clinic.orders.services import OrderDetails, write_order
 from clinic.patients.courses.services import clinic_today, review_course
+from tests.conftest import PASSWORD
 from tests.factories import give_consent, make_patient, open_course_for
 
 NEVER_DELETED = "never deleted"
-TABLES = ("consent", "treatment_course", "course_review")
+TABLES = ("consent", "treatment_course", "course_review", "medication_order")
 
 
 @pytest.fixture
@@ -27,6 +32,10 @@ def record(db, make_user) -> None:
     give_consent(patient, nurse)
     course = open_course_for(patient, clinician)
     review_course(clinician, patient.id, course.id, clinic_today(), "Responding", None)
+    ketamine = OrderDetails(
+        OrderKind.TREATMENT, "Ketamine", Decimal("35"), "mg", Route.IV, Method.INFUSION
+    )
+    write_order(clinician, patient.id, ketamine, PASSWORD, None, course_id=course.id)
     db.session.commit()
 
 

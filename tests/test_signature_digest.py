@@ -34,6 +34,7 @@ from clinic.auth.models import Role, User
 from clinic.auth.passwords import hash_password
 from clinic.database import UTCDateTime
 from clinic.extensions import db as _db
+from clinic.orders.models import MedicationOrder, OrderKind
 from clinic.patients.consents.models import Consent, ConsentType
 from clinic.patients.courses.models import Protocol, TreatmentCourse
 from clinic.patients.models import Indication, Patient, Sex
@@ -74,8 +75,10 @@ SIGNED_MODELS: tuple[type[Any], ...] = (
     ChecklistCompletion,
 )
 # Tables that point at a session but are outside the signature by design: the signature itself,
-# and addenda, which are added after signing.
-UNSIGNED_SESSION_TABLES = frozenset({"signature", "addendum"})
+# addenda, which are added after signing, and orders, which carry a signature of their own (their
+# clinician's) and are checked against their trail; the administrations carrying one out are
+# signed with its id.
+UNSIGNED_SESSION_TABLES = frozenset({"signature", "addendum", "medication_order"})
 
 # Header columns left out of the matrix:
 # - status and version: signing itself changes them (the digest leaves them out by design);
@@ -184,8 +187,9 @@ def insert_fixed_session() -> None:
         ]
     )
     db.flush()
-    # A consent and a course of the other patient: something for the columns the fixed session
-    # predates (its consent record, its course) to point at when the matrix fills them.
+    # A consent, a course and an order of the other patient: something for the columns the fixed
+    # session predates (its consent record, its course, an administration's order) to point at
+    # when the matrix fills them.
     db.add(
         Consent(
             id=7151,
@@ -197,6 +201,22 @@ def insert_fixed_session() -> None:
             witnessed_by="A. Witness",
             recorded_at=at(-60),
             recorded_by_id=NURSE_ID,
+        )
+    )
+    db.add(
+        MedicationOrder(
+            id=7171,
+            patient_id=OTHER_PATIENT_ID,
+            kind=OrderKind.TREATMENT,
+            drug="Ketamine hydrochloride",
+            dose_amount=Decimal("35"),
+            dose_unit="mg",
+            route=Route.IV,
+            method=Method.INFUSION,
+            signed_by_id=CLINICIAN_ID,
+            signer_name="Cora Clinician",
+            signer_credentials="MD",
+            signed_at=at(-60),
         )
     )
     db.add(
@@ -538,6 +558,8 @@ def value_for_empty(column: sa.Column[Any]) -> Any:
         return found
     if isinstance(column.type, UTCDateTime):
         return at(90)
+    if isinstance(column.type, sa.Numeric):
+        return Decimal("3.5")
     if isinstance(column.type, sa.String):
         return "Cancelled after signing"
     raise AssertionError(f"no value written for empty {column}: extend value_for_empty")

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from clinic.clinic_time import format_local
 from clinic.clinical_numbers import decimal_text
 from clinic.review.fhir import PatientRecord, SessionRecord
+from clinic.sessions.deviations import deviations_of
 from clinic.sessions.models import Administration, Instrument, Score, ScoreTiming
 
 HEADER = (
@@ -48,9 +49,22 @@ def escape_cell(value: str) -> str:
 
 
 def administration_text(admin: Administration) -> str:
+    """As entered; with the order it carried out and any deviation from it, compared as
+    entered (nothing converted)."""
     text = f"{admin.drug} {decimal_text(admin.dose_amount)} {admin.dose_unit} {admin.method.value}"
     if admin.rate_amount is not None and admin.rate_unit:
         text += f" at {decimal_text(admin.rate_amount)} {admin.rate_unit}"
+    order = admin.order
+    if order is not None:
+        text += (
+            f" (order {order.id}: {decimal_text(order.dose_amount)} {order.dose_unit}"
+            f" {order.route.label}"
+        )
+        differences = deviations_of(admin, order)
+        if differences:
+            acknowledged = "acknowledged" if admin.deviation_acknowledged_at else "not acknowledged"
+            text += f"; deviation: {', '.join(differences)}, {acknowledged}"
+        text += ")"
     return text
 
 

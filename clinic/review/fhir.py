@@ -25,7 +25,11 @@ from sqlalchemy.orm import selectinload
 from clinic.clinical_numbers import decimal_text
 from clinic.database import utcnow
 from clinic.extensions import db
+from clinic.orders.models import MedicationOrder, OrderKind, OrderStatus
+from clinic.patients.consents.models import Consent
+from clinic.patients.courses.models import CourseReview, CourseStatus, TreatmentCourse
 from clinic.patients.models import Patient, Sex
+from clinic.sessions.deviations import deviations_of
 from clinic.sessions.models import (
     Administration,
     ChecklistCompletion,
@@ -46,6 +50,8 @@ RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 PARTICIPATION_TYPE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
+PATIENT_CONSENT = ("59284-0", "Patient Consent")  # LOINC, the category of a consent document
 
 # A fixed namespace: the same row always gets the same resource id, across exports and servers.
 ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:clinic:fhir")
@@ -104,6 +110,10 @@ class PatientRecord:
     patient: Patient
     sessions: list[SessionRecord]
     required_checklist_item_ids: frozenset[int]
+    consents: list[Consent] = field(default_factory=list)
+    courses: list[TreatmentCourse] = field(default_factory=list)
+    reviews: dict[int, list[CourseReview]] = field(default_factory=dict)
+    orders: list[MedicationOrder] = field(default_factory=list)
 
 
 def load_patient_record(patient: Patient) -> PatientRecord:
@@ -148,7 +158,33 @@ def load_patient_record(patient: Patient) -> PatientRecord:
             )
         )
     )
-    return PatientRecord(patient, list(records.values()), required)
+    record = PatientRecord(patient, list(records.values()), required)
+    record.consents = list(
+        db.session.scalars(
+            sa.select(Consent).where(Consent.patient_id == patient.id).order_by(Consent.id)
+        ).unique()
+    )
+    record.courses = list(
+        db.session.scalars(
+            sa.select(TreatmentCourse)
+            .where(TreatmentCourse.patient_id == patient.id)
+            .order_by(TreatmentCourse.id)
+        ).unique()
+    )
+    for review in db.session.scalars(
+        sa.select(CourseReview)
+        .where(CourseReview.patient_id == patient.id)
+        .order_by(CourseReview.reviewed_on, CourseReview.id)
+    ).unique():
+        record.reviews.setdefault(review.course_id, []).append(review)
+    record.orders = list(
+        db.session.scalars(
+            sa.select(MedicationOrder)
+            .where(MedicationOrder.patient_id == patient.id)
+            .order_by(MedicationOrder.id)
+        ).unique()
+    )
+    return record
 
 
 # ---------------------------------------------------------------------------------------------
@@ -341,6 +377,25 @@ def administration_resource(
         "dosage": dosage,
     }
     notes = [{"text": admin.note}] if admin.note else []
+    if admin.order_id is not None:
+        resource["request"] = {
+            "reference": full_url(resource_id("medication_order", admin.order_id))
+        }
+        differences = deviations_of(admin, admin.order)
+        if differences:
+            text = f"Deviation from order {admin.order_id}: " + "; ".join(differences) + "."
+            if admin.deviation_acknowledged_at is not None:
+                by = admin.deviation_acknowledged_by
+                text += (
+                    f" Acknowledged by {by.display_name if by else 'a clinician'} at "
+                    f"{instant(admin.deviation_acknowledged_at)}: {admin.deviation_note or ''}"
+                )
+            notes.append({"text": text})
+    if admin.volume_ml is not None:
+        drawn = f"{decimal_text(admin.volume_ml)} mL drawn"
+        notes.append(
+            {"text": f"{drawn} of {admin.concentration}" if admin.concentration else drawn}
+        )
     if admin.ordering_clinician is not None:
         notes.append({"text": f"Ordered by {admin.ordering_clinician.display_name}"})
     if admin.lot_number:
@@ -493,12 +548,153 @@ def weight_observation(
     )
 
 
+def consent_resource(consent: Consent, patient_ref: dict[str, str]) -> dict[str, Any]:
+    """A treatment consent: the document as its policy, the route it covers as its provision."""
+    period = {"start": consent.signed_on.isoformat()}
+    if consent.valid_until is not None:
+        period["end"] = consent.valid_until.isoformat()
+    return {
+        "resourceType": "Consent",
+        # A withdrawn consent no longer applies.
+        "status": "inactive" if consent.withdrawn_at is not None else "active",
+        "scope": {"coding": [coding(CONSENT_SCOPE, "treatment", "Treatment")]},
+        "category": [
+            {"coding": [coding(LOINC, *PATIENT_CONSENT)]},
+            {"text": consent.consent_type.name},
+        ],
+        "patient": patient_ref,
+        "dateTime": consent.signed_on.isoformat(),
+        "policyRule": {
+            "text": f"{consent.document_title}, version {consent.document_version}; "
+            f"witnessed by {consent.witnessed_by}"
+        },
+        "provision": {
+            "type": "permit",
+            "period": period,
+            "code": [route_concept(consent.consent_type.route)],
+        },
+    }
+
+
+CARE_PLAN_STATUS = {
+    CourseStatus.ACTIVE: "active",
+    CourseStatus.COMPLETED: "completed",
+    CourseStatus.DISCONTINUED: "revoked",
+}
+
+
+def care_plan_resource(
+    course: TreatmentCourse, reviews: list[CourseReview], patient_ref: dict[str, str]
+) -> dict[str, Any]:
+    """A treatment course: its protocol and the sessions planned, its reviews as notes."""
+    period: dict[str, str] = {"start": course.start_date.isoformat()}
+    if course.ended_at is not None:
+        period["end"] = instant(course.ended_at)
+    description = f"{course.planned_sessions} sessions planned; {course.indication.label}"
+    if course.review_due is not None:
+        description += f"; review due {course.review_due.isoformat()}"
+    notes = [
+        {
+            "authorString": review.clinician.display_name,
+            "time": instant(review.recorded_at),
+            "text": f"Review of {review.reviewed_on.isoformat()}: {review.note}",
+        }
+        for review in reviews
+    ]
+    if course.end_reason:
+        notes.append({"text": f"{course.status.label}: {course.end_reason}"})
+    resource: dict[str, Any] = {
+        "resourceType": "CarePlan",
+        "status": CARE_PLAN_STATUS[course.status],
+        "intent": "plan",
+        "title": course.title,
+        "description": description,
+        "subject": patient_ref,
+        "period": period,
+        "created": instant(course.created_at),
+        "author": {"display": course.clinician.display_name},
+    }
+    if notes:
+        resource["note"] = notes
+    return resource
+
+
+def medication_request_resource(
+    order: MedicationOrder, patient_ref: dict[str, str]
+) -> dict[str, Any]:
+    """An order as the clinician wrote and signed it; a superseded or discontinued one stopped."""
+    said = [
+        f"{decimal_text(order.dose_amount)} {order.dose_unit}",
+        order.route.label,
+        order.method.value,
+        order.rate_or_duration,
+    ]
+    dosage: dict[str, Any] = {
+        "text": ", ".join(part for part in said if part),
+        "route": route_concept(order.route),
+        "method": {"text": order.method.value},
+        "doseAndRate": [{"doseQuantity": quantity(order.dose_amount, order.dose_unit)}],
+    }
+    if order.kind == OrderKind.PRN:
+        dosage["asNeededCodeableConcept"] = {"text": order.indication}
+        limits = []
+        if order.min_interval_minutes:
+            limits.append(f"at least {order.min_interval_minutes} min apart")
+        if order.max_doses_per_session:
+            limits.append(f"at most {order.max_doses_per_session} a session")
+        if limits:
+            dosage["additionalInstruction"] = [{"text": ", ".join(limits)}]
+    resource: dict[str, Any] = {
+        "resourceType": "MedicationRequest",
+        "status": "active" if order.status == OrderStatus.ACTIVE else "stopped",
+        "intent": "order",
+        "medicationCodeableConcept": medication_concept(order.drug),
+        "subject": patient_ref,
+        "authoredOn": instant(order.signed_at),
+        "requester": {"display": order.signer},
+        "dosageInstruction": [dosage],
+    }
+    if order.status == OrderStatus.DISCONTINUED and order.discontinue_reason:
+        resource["statusReason"] = {"text": order.discontinue_reason}
+    if order.course_id is not None:
+        resource["basedOn"] = [
+            {"reference": full_url(resource_id("treatment_course", order.course_id))}
+        ]
+    if order.supersedes_id is not None:
+        resource["priorPrescription"] = {
+            "reference": full_url(resource_id("medication_order", order.supersedes_id))
+        }
+    notes = [{"text": text} for text in (order.concentration, order.note) if text]
+    if notes:
+        resource["note"] = notes
+    return resource
+
+
 def build_bundle(record: PatientRecord) -> dict[str, Any]:
     """The patient's record as a FHIR R4 Bundle of type collection."""
     patient = record.patient
     patient_id = resource_id("patient", patient.id)
     patient_ref = {"reference": full_url(patient_id)}
     entries = [entry(patient_id, patient_resource(patient))]
+    for consent in record.consents:
+        entries.append(
+            entry(resource_id("consent", consent.id), consent_resource(consent, patient_ref))
+        )
+    for course in record.courses:
+        reviews = record.reviews.get(course.id, [])
+        entries.append(
+            entry(
+                resource_id("treatment_course", course.id),
+                care_plan_resource(course, reviews, patient_ref),
+            )
+        )
+    for order in record.orders:
+        entries.append(
+            entry(
+                resource_id("medication_order", order.id),
+                medication_request_resource(order, patient_ref),
+            )
+        )
     for item in record.sessions:
         session = item.session
         encounter_id = resource_id("infusion_session", session.id)

@@ -34,6 +34,7 @@ from clinic.audit.models import AuditEvent
 from clinic.audit.services import canonical_json
 from clinic.database import UTCDateTime
 from clinic.extensions import db
+from clinic.orders.models import MedicationOrder
 from clinic.patients.consents.models import Consent
 from clinic.patients.courses.models import CourseReview, TreatmentCourse
 from clinic.patients.models import Patient
@@ -125,9 +126,16 @@ TRAILS: tuple[Trail, ...] = (
         initial={"status": SessionStatus.IN_PROGRESS.value},
     ),
     Trail(
+        MedicationOrder,
+        "order_written",
+        "signed_by_id",
+        updates=("order_superseded", "order_discontinued"),
+    ),
+    Trail(
         Administration,
         "administration_recorded",
         "recorded_by_id",
+        updates=("entry_voided", "deviation_acknowledged"),
         since=ENTRY_SINCE,
     ),
     Trail(

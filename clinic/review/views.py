@@ -12,6 +12,7 @@ from flask_login import current_user
 from clinic.auth.access import roles_required
 from clinic.auth.models import CLINICAL_ROLES, Role
 from clinic.extensions import db
+from clinic.orders.services import orders_of_course
 from clinic.patients.courses.services import course_of_patient, courses_of
 from clinic.patients.models import Indication, Patient
 from clinic.patients.services import record_patient_viewed
@@ -71,9 +72,10 @@ def course_page(patient_id: int, course_id: int) -> str:
     if course is None:
         abort(404)
     [summary] = course_summaries([course])
+    orders = [order for order in orders_of_course(course.id) if order.in_force]
     record_patient_viewed(current_user, patient)
     _commit_keeping_loaded()
-    return render_template("review/course.html", patient=patient, summary=summary)
+    return render_template("review/course.html", patient=patient, summary=summary, orders=orders)
 
 
 def _commit_keeping_loaded() -> None:

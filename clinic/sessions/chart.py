@@ -28,10 +28,16 @@ from werkzeug.wrappers import Response
 
 from clinic.auth.models import Role
 from clinic.clinic_time import to_local
+from clinic.clinical_numbers import decimal_text
 from clinic.database import utcnow
 from clinic.extensions import db
+from clinic.form_choices import as_choices
+from clinic.orders.models import MedicationOrder
+from clinic.orders.services import orders_in_force
 from clinic.sessions.course_place import course_place
+from clinic.sessions.deviations import deviations_of
 from clinic.sessions.forms.administrations import AdministrationForm, InfusionEventForm
+from clinic.sessions.forms.deviations import AcknowledgeDeviationForm
 from clinic.sessions.forms.discharge import CancelForm, ChecklistForm, EndSessionForm
 from clinic.sessions.forms.monitoring import MonitoringForm
 from clinic.sessions.forms.scores import PainForm
@@ -93,6 +99,7 @@ class ShownAgain:
     cancel_form: CancelForm | None = None
     sign_form: SignForm | None = None
     addendum_form: AddendumForm | None = None
+    deviation_forms: dict[int, AcknowledgeDeviationForm] = field(default_factory=dict)
     # What the refused signature was missing, as the service found it under the row lock.
     sign_problems: list[str] | None = None
 
@@ -108,6 +115,7 @@ class ShownAgain:
         )
         yield from (form for form in singles if form is not None)
         yield from self.event_forms.values()
+        yield from self.deviation_forms.values()
         yield from self.checklist_forms.values()
 
 
@@ -240,7 +248,59 @@ def fresh_administration_form(infusion_session: InfusionSession) -> Administrati
     form = AdministrationForm(formdata=None, prefix=ADMINISTRATION_PREFIX)
     form.route.data = infusion_session.route.value
     form.ordering_clinician_id.choices = staff_choices(Role.CLINICIAN, "—")
+    form.order_id.choices = order_choices(infusion_session.id)
     return form
+
+
+def session_orders(session_id: int) -> list[MedicationOrder]:
+    """The orders in force the session may carry out: its course's and its own."""
+    course_id = db.session.scalar(
+        sa.select(InfusionSession.course_id).where(InfusionSession.id == session_id)
+    )
+    return orders_in_force(course_id, session_id)
+
+
+def order_choices(session_id: int) -> list[Any]:
+    """The orders in force as the administration form's choices, named as written (for
+    reading: nothing of them is put into the form's fields)."""
+    return as_choices(
+        [("", "Choose…")]
+        + [
+            (
+                order.id,
+                f"{order.kind.label}: {order.drug} {decimal_text(order.dose_amount)} "
+                f"{order.dose_unit}, {order.route.label} (order {order.id})",
+            )
+            for order in session_orders(session_id)
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class DeviationRow:
+    """An administration that differs from its order, what differs, and its acknowledgement
+    (or the form to give it)."""
+
+    administration: Administration
+    differences: list[str]
+    form: AcknowledgeDeviationForm | None
+
+
+def deviation_rows(
+    administrations: list[Administration], editable: bool, shown_again: ShownAgain
+) -> list[DeviationRow]:
+    rows = []
+    for administration in administrations:
+        differences = deviations_of(administration, administration.order)
+        if administration.is_voided or not differences:
+            continue
+        form = None
+        if editable and administration.deviation_acknowledged_at is None:
+            form = shown_again.deviation_forms.get(administration.id) or AcknowledgeDeviationForm(
+                formdata=None, prefix=f"deviation-{administration.id}"
+            )
+        rows.append(DeviationRow(administration, differences, form))
+    return rows
 
 
 def _fresh_monitoring_form(administrations: list[Administration]) -> MonitoringForm:
@@ -332,10 +392,15 @@ def render_chart(
             for administration in administrations
             if _takes_events(administration)
         }
+    deviations = deviation_rows(administrations, editable, shown_again)
     context: dict[str, Any] = {
         "infusion_session": infusion_session,
         "patient": infusion_session.patient,
         "course_place": course_place(infusion_session),
+        "orders": session_orders(infusion_session.id),
+        "deviations": deviations,
+        "deviation_ids": {row.administration.id for row in deviations},
+        "can_acknowledge": current_user.role == Role.CLINICIAN,
         "risk": latest_risk_score(infusion_session.patient_id),
         "administrations": administrations,
         "timeline": _timeline(entries, administrations, t_zero),

@@ -43,6 +43,16 @@ _HEADER_EXCLUDED = frozenset({"status", "version"})
 # change, and on the sessions that hold one it is signed as any column is.
 ADDED_AFTER_VERSION_1: dict[str, frozenset[str]] = {
     "infusion_session": frozenset({"consent_id", "course_id"}),
+    "administration": frozenset(
+        {
+            "order_id",
+            "concentration",
+            "volume_ml",
+            "deviation_acknowledged_at",
+            "deviation_acknowledged_by_id",
+            "deviation_note",
+        }
+    ),
 }
 
 ENTRY_MODELS: tuple[tuple[str, type[Any]], ...] = (

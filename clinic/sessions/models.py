@@ -21,6 +21,7 @@ from clinic.administration_terms import Method, Route
 from clinic.auth.models import User
 from clinic.database import UTCDateTime, utcnow
 from clinic.extensions import db
+from clinic.orders.models import MedicationOrder
 from clinic.patients.consents.models import Consent
 from clinic.patients.courses.models import TreatmentCourse
 from clinic.patients.models import Indication, Patient, enum_column
@@ -182,9 +183,24 @@ class Administration(ClinicalEntry, db.Model):
     lot_number: Mapped[str] = mapped_column(sa.String(60), default="")
     ordering_clinician_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     note: Mapped[str] = mapped_column(sa.Text, default="")
+    # The order carried out (none on administrations recorded before orders), and, where drawn
+    # from a vial, its concentration and the volume drawn, as the nurse read and entered them.
+    order_id: Mapped[int | None] = mapped_column(sa.ForeignKey("medication_order.id"), index=True)
+    concentration: Mapped[str | None] = mapped_column(sa.String(60))
+    volume_ml: Mapped[Decimal | None] = mapped_column(DOSE)
+    # A deviation from the order (clinic/sessions/deviations.py), acknowledged by a clinician.
+    deviation_acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deviation_acknowledged_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user_account.id")
+    )
+    deviation_note: Mapped[str | None] = mapped_column(sa.Text)
 
     ordering_clinician: Mapped[User | None] = relationship(
         foreign_keys=[ordering_clinician_id], lazy="joined"
+    )
+    order: Mapped[MedicationOrder | None] = relationship(lazy="joined")
+    deviation_acknowledged_by: Mapped[User | None] = relationship(
+        foreign_keys=[deviation_acknowledged_by_id], lazy="joined"
     )
     events: Mapped[list[InfusionEvent]] = relationship(
         back_populates="administration", order_by="InfusionEvent.occurred_at"

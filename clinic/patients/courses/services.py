@@ -9,7 +9,7 @@ replays them); callers commit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import sqlalchemy as sa
 
@@ -29,8 +29,6 @@ from clinic.patients.models import Indication, Patient
 from clinic.submissions import Saved, earlier_entry, remember_submission
 
 MAX_PLANNED_SESSIONS = 100
-# How far back a course may be said to have started (a course charted after its first session).
-START_MAX_DAYS_PAST = 366
 
 
 class CourseError(FieldError):
@@ -109,9 +107,6 @@ def _check(details: CourseDetails) -> CourseDetails:
         raise CourseError(
             f"Plan between 1 and {MAX_PLANNED_SESSIONS} sessions.", "planned_sessions"
         )
-    today = clinic_today()
-    if details.start_date < today - timedelta(days=START_MAX_DAYS_PAST):
-        raise CourseError("A course starts within the last year; check the date.", "start_date")
     if details.review_due is not None and details.review_due < details.start_date:
         raise CourseError("The review falls due after the course starts.", "review_due")
     return CourseDetails(

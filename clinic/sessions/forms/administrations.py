@@ -49,7 +49,17 @@ EVENT_CHOICES = [(kind.value, kind.label) for kind in InfusionEventKind]
 
 
 class AdministrationForm(OneTimeForm):
-    """Everything as the clinician states it; no field is ever pre-filled with a figure."""
+    """Everything as the clinician states it; no field is ever pre-filled with a figure, nor
+    from the order carried out, which the chart shows beside the form for reading."""
+
+    # Any order is taken here: the service refuses one not in force with its own message (a
+    # choice list would only say "not a valid choice" for an order superseded meanwhile).
+    order_id = SelectField(
+        "Order carried out",
+        coerce=optional_int,
+        validate_choice=False,
+        validators=[DataRequired(message="Choose the signed order you are carrying out.")],
+    )
 
     drug = StringField("Drug", default=DEFAULT_DRUG, validators=[DataRequired(), Length(max=120)])
     route = SelectField("Route", choices=as_choices(ROUTE_CHOICES), validators=[DataRequired()])
@@ -77,6 +87,12 @@ class AdministrationForm(OneTimeForm):
     )
     site = StringField("Site", validators=[Length(max=120)])
     lot_number = StringField("Lot number", validators=[Length(max=60)])
+    concentration = StringField(
+        "Concentration drawn from (optional)",
+        validators=[Length(max=60)],
+        description="As on the vial, e.g. 10 mg/mL.",
+    )
+    volume_ml = ClinicalDecimalField("Volume drawn, mL (optional)", validators=[Optional()])
     ordering_clinician_id = SelectField("Ordering clinician (optional)", coerce=optional_int)
     note = TextAreaField("Note", validators=[Length(max=2000)])
 

@@ -1,5 +1,11 @@
 """Administrations and the infusion events on them, stored exactly as entered.
 
+An administration carries out a signed order in force for the session (DESIGN.md invariant 8): an
+order superseded or discontinued while the chart was open is refused, with the orders in force
+shown, and no treatment is given once the consent the session was opened under is withdrawn.
+What was given is stored as entered, whatever the order said: a difference is a deviation shown
+for a clinician to acknowledge (clinic/sessions/deviations.py), never corrected.
+
 Nothing here computes, suggests or totals a dose, a rate or a volume."""
 
 from __future__ import annotations
@@ -11,7 +17,10 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from clinic.auth.models import Role, User
+from clinic.clinic_time import format_local
 from clinic.extensions import db
+from clinic.orders.models import OrderKind
+from clinic.orders.services import OrderNotInForceError, applies_to, lock_order
 from clinic.sessions.entries import (
     ChartError,
     audit_values,
@@ -23,6 +32,7 @@ from clinic.sessions.models import (
     Administration,
     InfusionEvent,
     InfusionEventKind,
+    InfusionSession,
     Method,
     Route,
 )
@@ -45,6 +55,9 @@ class AdministrationDetails:
     lot_number: str
     ordering_clinician_id: int | None
     note: str
+    order_id: int | None = None
+    concentration: str | None = None
+    volume_ml: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,7 @@ def record_administration(
     if details.ended_at is not None and details.ended_at < details.started_at:
         # Checked here as well as on the form: an untouched start is stamped "now" at saving.
         raise ChartError("The end is before the start.", "ended_at")
+    require_order_in_force(infusion_session, details.order_id)
     administration = Administration(
         session_id=infusion_session.id, recorded_by_id=actor.id, **asdict(details)
     )
@@ -83,6 +97,26 @@ def record_administration(
         changes={"session_id": [None, infusion_session.id], **audit_values(details)},
         submission_key=submission_key,
     )
+
+
+def require_order_in_force(infusion_session: InfusionSession, order_id: int | None) -> None:
+    """The order exists, is the session's, is still in force (its row locked, so a supersession
+    in flight is waited for and seen), and a treatment order finds the session's consent still
+    given."""
+    if order_id is None:
+        raise ChartError("Choose the signed order you are carrying out.", "order_id")
+    order = lock_order(order_id)
+    if order is None or not applies_to(order, infusion_session.course_id, infusion_session.id):
+        raise ChartError("Choose one of this session's orders in force.", "order_id")
+    if not order.in_force:
+        raise OrderNotInForceError(order, "order_id")
+    consent = infusion_session.consent
+    if order.kind == OrderKind.TREATMENT and consent is not None and consent.withdrawn_at:
+        raise ChartError(
+            f"The patient withdrew the consent this session was opened under "
+            f"({format_local(consent.withdrawn_at)}): no further treatment is given in it.",
+            "order_id",
+        )
 
 
 def record_infusion_event(

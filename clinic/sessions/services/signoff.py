@@ -16,8 +16,10 @@ from clinic.auth import second_factor
 from clinic.auth.models import Role, User
 from clinic.auth.passwords import verify_password
 from clinic.auth.services import record_failed_reauthentication
+from clinic.clinic_time import format_local
 from clinic.database import utcnow
 from clinic.extensions import db
+from clinic.sessions.deviations import awaits_acknowledgement
 from clinic.sessions.digest import content_digest
 from clinic.sessions.entries import ChartError, store_entry
 from clinic.sessions.guards import lock_session, lock_session_for_change
@@ -80,7 +82,31 @@ def sign_off_problems(
         )
         if not given:
             missing.append("at least one administration (or cancel the session with a reason)")
+    missing.extend(_unacknowledged_deviations(infusion_session.id, administrations))
     return missing
+
+
+def _unacknowledged_deviations(
+    session_id: int, administrations: list[Administration] | None
+) -> list[str]:
+    """Each administration whose deviation from its order no clinician has acknowledged."""
+    if administrations is None:
+        administrations = list(
+            db.session.scalars(
+                sa.select(Administration).where(
+                    Administration.session_id == session_id,
+                    Administration.order_id.isnot(None),
+                    Administration.voided_at.is_(None),
+                    Administration.deviation_acknowledged_at.is_(None),
+                )
+            ).unique()
+        )
+    return [
+        f"a clinician's acknowledgement of the deviation from order {a.order_id} "
+        f"(administration at {format_local(a.started_at, '%H:%M')})"
+        for a in administrations
+        if awaits_acknowledgement(a)
+    ]
 
 
 def sign_session(actor: User, session_id: int, password: str, code: str) -> Signature:

@@ -9,6 +9,7 @@ from clinic.sessions.blueprint import bp
 from clinic.sessions.views import (
     administrations,
     chart_page,
+    deviations,
     discharge,
     monitoring,
     opening,
@@ -22,6 +23,7 @@ __all__ = [
     "administrations",
     "bp",
     "chart_page",
+    "deviations",
     "discharge",
     "monitoring",
     "opening",

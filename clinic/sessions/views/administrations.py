@@ -17,6 +17,7 @@ from clinic.sessions.chart import (
     ShownAgain,
     chart_again,
     chart_refusing,
+    order_choices,
     saved,
 )
 from clinic.sessions.entry_time import entered_time
@@ -39,6 +40,7 @@ from clinic.sessions.views.posting import save_or_show_again
 def add_administration(session_id: int) -> Response | tuple[str, int]:
     form = AdministrationForm(prefix=ADMINISTRATION_PREFIX)
     form.ordering_clinician_id.choices = staff_choices(Role.CLINICIAN, "—")
+    form.order_id.choices = order_choices(session_id)
 
     def write() -> Confirmation:
         details = AdministrationDetails(
@@ -55,6 +57,9 @@ def add_administration(session_id: int) -> Response | tuple[str, int]:
             lot_number=(form.lot_number.data or "").strip(),
             ordering_clinician_id=form.ordering_clinician_id.data,
             note=(form.note.data or "").strip(),
+            order_id=form.order_id.data,
+            concentration=(form.concentration.data or "").strip() or None,
+            volume_ml=form.volume_ml.data,
         )
         stored = record_administration(current_user, session_id, details, form.submission())
         row = f"administration-{stored.entry.id}"

@@ -20,6 +20,7 @@ from clinic.sessions.chart import (
     signature_check,
 )
 from clinic.sessions.course_place import course_place
+from clinic.sessions.deviations import deviations_of
 from clinic.sessions.loading import get_session_or_404
 from clinic.sessions.models import ChecklistCompletion, ChecklistItem
 from clinic.sessions.services.viewing import record_session_view
@@ -39,12 +40,14 @@ def print_record(session_id: int) -> str:
         ).unique()
     )
     signature, matches = signature_check(infusion_session)
+    administrations = administrations_of(session_id)
     page = render_template(
         "sessions/print.html",
         infusion_session=infusion_session,
         patient=infusion_session.patient,
         course_place=course_place(infusion_session),
-        administrations=administrations_of(session_id),
+        administrations=administrations,
+        deviations={a.id: deviations_of(a, a.order) for a in administrations},
         monitoring=monitoring_of(session_id),
         scores=score_rows(session_id),
         completions=completions,
