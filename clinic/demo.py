@@ -11,13 +11,16 @@ the app they are stored as given, not computed from anything.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import click
+import pyotp
 import sqlalchemy as sa
 from flask import current_app
 
+from clinic.auth import second_factor
 from clinic.auth.models import Role, User
 from clinic.cli_checks import needs_schema
 from clinic.database import utcnow
@@ -70,12 +73,15 @@ def phq9_answers(total: int, item9: int = 0) -> list[int]:
     return answers
 
 
-def seed_demo(sessions: int, password: str, seed: int = 7) -> Patient:
-    """The demo staff, one patient and `sessions` weekly sessions ending last week."""
+def seed_demo(sessions: int, password: str, seed: int = 7) -> tuple[Patient, str]:
+    """The demo staff, one patient and `sessions` weekly sessions ending last week; returns the
+    patient and the demo clinician's authenticator key (to add to an app to sign in as her)."""
     # Not for secrets (S311): seeded so every demo is the same and screenshots stay comparable.
     rng = random.Random(seed)  # noqa: S311
     nurse = _staff(NURSE_USERNAME, "Nora Reyes", "RN", Role.NURSE, password)
     clinician = _staff(CLINICIAN_USERNAME, "Dr Samuel Okafor", "MD", Role.CLINICIAN, password)
+    secret = second_factor.new_secret()
+    codes = _recovery_codes(clinician, secret)
     patient = register_patient(
         nurse,
         PatientData(
@@ -124,12 +130,13 @@ def seed_demo(sessions: int, password: str, seed: int = 7) -> Patient:
                 progress,
                 password,
                 sign=not last,
+                codes=codes,
                 course_id=course.id,
                 orders=orders,
             )
     finally:
         current_app.config["SESSION_START_MAX_DAYS_PAST"] = window
-    return patient
+    return patient, secret
 
 
 def _consent(nurse: User, patient: Patient, signed_on: date) -> None:
@@ -168,6 +175,14 @@ def _orders(clinician: User, patient: Patient, course_id: int, password: str) ->
     return written
 
 
+def _recovery_codes(clinician: User, secret: str) -> Iterator[str]:
+    """Codes the demo clinician signs with: a signature asks for the second factor, and an
+    authenticator's code works once per 30 seconds. She is enrolled with the demo's key and
+    signs with its recovery codes, enrolled again for each ten (every enrolment audited)."""
+    while True:
+        yield from second_factor.enrol(clinician, secret, pyotp.TOTP(secret).now()) or []
+
+
 def _chart_session(
     rng: random.Random,
     nurse: User,
@@ -180,6 +195,7 @@ def _chart_session(
     sign: bool,
     course_id: int,
     orders: dict[Route, int],
+    codes: Iterator[str],
 ) -> None:
     route = rng.choices([Route.IV, Route.IM, Route.INTRANASAL], weights=[8, 1, 1])[0]
     session_id = open_session(
@@ -293,7 +309,7 @@ def _chart_session(
         expected_version=db.session.get(InfusionSession, session_id).version,
     )
     if sign:
-        sign_session(clinician, session_id, password)
+        sign_session(clinician, session_id, password, next(codes))
 
 
 @click.command("seed-demo")
@@ -312,7 +328,7 @@ def seed_demo_command(sessions: int, password: str) -> None:
     if db.session.scalar(sa.select(Patient.id).where(Patient.mrn == DEMO_MRN)) is not None:
         raise click.ClickException(f"The demo patient {DEMO_MRN} already exists.")
     try:
-        patient = seed_demo(sessions, password)
+        patient, key = seed_demo(sessions, password)
     except StaffError as error:
         raise click.ClickException(error.message) from error
     db.session.commit()
@@ -320,3 +336,5 @@ def seed_demo_command(sessions: int, password: str) -> None:
         f"Demo patient {patient.id} ({DEMO_MRN}) with {sessions} sessions; "
         f"staff {NURSE_USERNAME} and {CLINICIAN_USERNAME}."
     )
+    # Demo data on a development database only (refused in production above).
+    click.echo(f"Authenticator key of {CLINICIAN_USERNAME}: {key}")

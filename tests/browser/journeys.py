@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
 
 import pyotp
 from playwright.sync_api import Locator, Page, expect
@@ -266,6 +269,7 @@ def record_administration(
     card = page.locator("details", has=page.get_by_text("Record an administration"))
     if card.get_attribute("open") is None:
         card.get_by_text("Record an administration").click()
+    card.get_by_label("Order carried out").select_option(index=1)
     card.get_by_label("Method").select_option(label=method)
     card.get_by_label("Dose", exact=True).fill(dose)
     card.get_by_label("Dose unit").select_option(label=dose_unit)
@@ -393,3 +397,58 @@ def record_discharge(page: Page, driver: str, when: str = "") -> None:
     section.get_by_label("Left with (driver's name)").fill(driver)
     section.get_by_role("button", name="Record discharge").click()
     expect(page.get_by_text("Discharge recorded.")).to_be_visible()
+
+
+def open_course_for(
+    live: Any, patient_id: int, clinician: Staff, password: str = TEMPORARY_PASSWORD
+) -> None:
+    """An active induction course for the patient with its signed treatment order (ketamine 0.5
+    mg/kg IV infusion), written by the clinician through the services on the live server's
+    database (with her temporary password unless she chose her own). A set-up step: courses
+    and orders are a clinician's decisions, and these journeys follow the nurse who opens the
+    session within the course and gives what was ordered (issue 13)."""
+    import sqlalchemy as sa
+
+    from clinic import create_app
+    from clinic.administration_terms import Method, Route
+    from clinic.auth.models import User
+    from clinic.extensions import db
+    from clinic.orders.models import OrderKind
+    from clinic.orders.services import OrderDetails, write_order
+    from clinic.patients.courses.models import Protocol
+    from clinic.patients.courses.services import CourseDetails, clinic_today, open_course
+    from clinic.patients.models import Indication
+
+    app = create_app(
+        {
+            "CLINIC_ENV": "development",
+            "SQLALCHEMY_DATABASE_URI": live.database_url,
+            "SECRET_KEY": live.env["SECRET_KEY"],
+            "AUDIT_KEY": live.env["AUDIT_KEY"],
+            "CLINIC_TIMEZONE": live.env["CLINIC_TIMEZONE"],
+        }
+    )
+    with app.app_context():
+        actor = db.session.scalar(sa.select(User).where(User.username == clinician.username))
+        details = CourseDetails(
+            indication=Indication.DEPRESSION,
+            protocol=Protocol.INDUCTION,
+            protocol_name="Six IV infusions",
+            planned_sessions=6,
+            start_date=clinic_today() - timedelta(days=14),
+        )
+        course = open_course(actor, patient_id, details, None)
+        order = OrderDetails(
+            kind=OrderKind.TREATMENT,
+            drug="Ketamine hydrochloride",
+            dose_amount=Decimal("0.5"),
+            dose_unit="mg/kg",
+            route=Route.IV,
+            method=Method.INFUSION,
+            rate_or_duration="over 40 minutes",
+        )
+        course_id = getattr(getattr(course, "entry", course), "id", None)
+        write_order(actor, patient_id, order, password, None, course_id=course_id)
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()

@@ -27,6 +27,7 @@ from tests.browser.journeys import (
     create_staff_as_admin,
     first_sign_in,
     monitoring_form,
+    open_course_for,
     open_session,
     record_administration,
     register_patient,
@@ -65,6 +66,7 @@ def ward(browser: Any, live_server: Any) -> Iterator[Ward]:
     create_staff_as_admin(page, base, NURSE, CLINICIAN, check=False)
     first_sign_in(page, base, NURSE, check=False)
     patient_id = register_patient(page, PATIENT, check=False)
+    open_course_for(live_server, patient_id, CLINICIAN)
     session_id = open_session(page, CLINICIAN, NURSE, check=False)
     record_administration(page, dose="0.5", dose_unit="mg/kg", rate="36", rate_unit="mg/h")
     sign_out(page)

@@ -22,6 +22,7 @@ from tests.browser.journeys import (
     create_staff_as_admin,
     first_sign_in,
     monitoring_form,
+    open_course_for,
     open_session,
     record_administration,
     record_discharge,
@@ -61,6 +62,7 @@ def charted(browser: Any, live_server: Any) -> Iterator[Charted]:
     create_staff_as_admin(page, base, NURSE, CLINICIAN, check=False)
     first_sign_in(page, base, NURSE, check=False)
     patient_id = register_patient(page, PATIENT, check=False)
+    open_course_for(live_server, patient_id, CLINICIAN)
 
     week_ago = datetime.now(CLINIC_ZONE).replace(hour=10, minute=0) - timedelta(days=7)
     open_session(page, CLINICIAN, NURSE, started=_clinic_time(week_ago), check=False)

@@ -18,6 +18,7 @@ from tests.browser.journeys import (
     fill_vitals,
     first_sign_in,
     monitoring_form,
+    open_course_for,
     open_session,
     record_administration,
     record_pain,
@@ -109,6 +110,7 @@ def test_nurse_charts_an_iv_session_at_the_chair(
     check_page(page)
 
     patient_id = register_patient(page, PATIENT)
+    open_course_for(live_server, patient_id, CLINICIAN)
     expect(page.get_by_text("Patient registered.")).to_be_visible()
     check_page(page)
 

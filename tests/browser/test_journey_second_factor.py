@@ -7,7 +7,6 @@ end her open session."""
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any
 
 from playwright.sync_api import Page, expect
@@ -23,6 +22,7 @@ from tests.browser.journeys import (
     complete_checklist,
     create_staff_as_admin,
     enter_code,
+    open_course_for,
     open_session,
     record_administration,
     register_patient,
@@ -41,20 +41,6 @@ def type_password(page: Page, base: str, username: str, password: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
-
-
-def open_course(page: Page, base: str, patient_id: int) -> None:
-    """As the clinician: an induction course for the patient, starting today, then back to the
-    patient's page (a session opens only within an active course)."""
-    page.goto(f"{base}/patients/{patient_id}")
-    page.get_by_role("link", name="Open a course").click()
-    page.get_by_label("Indication").select_option(index=1)
-    page.get_by_role("group", name="Protocol").locator("label").first.click()
-    page.get_by_label("Planned sessions").fill("6")
-    page.get_by_label("Start date").fill(date.today().isoformat())
-    page.get_by_role("button", name="Open course").click()
-    expect(page.get_by_text("Treatment course opened.")).to_be_visible()
-    page.goto(f"{base}/patients/{patient_id}")
 
 
 def test_clinician_sets_up_her_second_factor_and_signs_with_it(
@@ -91,9 +77,9 @@ def test_clinician_sets_up_her_second_factor_and_signs_with_it(
 
     # A session to sign, charted by her (a clinician charts like a nurse).
     patient_id = register_patient(page, PATIENT, check=False)
-    open_course(page, base, patient_id)
+    open_course_for(live_server, patient_id, CLINICIAN, password=CLINICIAN.password)
     session_id = open_session(page, CLINICIAN, NURSE, check=False)
-    record_administration(page, dose="35", dose_unit="mg")
+    record_administration(page)  # as ordered: no deviation to acknowledge
     complete_checklist(page, driver="Luc Moreau")
 
     # A stranger types five wrong passwords for her username, then her right one: all refused.
