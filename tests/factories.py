@@ -323,6 +323,8 @@ def order_for(
     route: Route | None = None,
     kind: OrderKind = OrderKind.TREATMENT,
     indication: str = "",
+    min_interval_minutes: int | None = None,
+    max_doses_per_session: int | None = None,
 ) -> MedicationOrder:
     """An order in force for the session's course (for the session itself when it has no
     course) saying exactly this, signed by the session's attending clinician: one already in
@@ -346,6 +348,12 @@ def order_for(
             MedicationOrder.dose_unit == unit,
             MedicationOrder.route == route,
             MedicationOrder.method == method,
+            MedicationOrder.min_interval_minutes.is_(min_interval_minutes)
+            if min_interval_minutes is None
+            else MedicationOrder.min_interval_minutes == min_interval_minutes,
+            MedicationOrder.max_doses_per_session.is_(max_doses_per_session)
+            if max_doses_per_session is None
+            else MedicationOrder.max_doses_per_session == max_doses_per_session,
         )
     )
     if found is not None:
@@ -362,6 +370,8 @@ def order_for(
         route=route,
         method=method,
         indication=indication,
+        min_interval_minutes=min_interval_minutes,
+        max_doses_per_session=max_doses_per_session,
         signed_by_id=clinician.id,
         signer_name=clinician.full_name,
         signer_credentials=clinician.credentials or "",

@@ -413,6 +413,72 @@ def test_an_administration_as_ordered_blocks_nothing(charting: dict[str, Any]) -
     assert sign_off_problems(_db.session.get(InfusionSession, infusion_session.id)) == []
 
 
+def prn_dose(client: FlaskClient, infusion_session: Any, order: MedicationOrder, ago: int) -> int:
+    """Ondansetron 4 mg charted under the PRN order, `ago` minutes back; its administration id."""
+    started = local_text(minute(utcnow()) - timedelta(minutes=ago))
+    response = client.post(
+        f"/sessions/{infusion_session.id}/administrations",
+        data=given(order, drug="Ondansetron", dose_amount="4", started_at=started),
+    )
+    assert response.status_code == 302
+    return _db.session.scalar(sa.select(sa.func.max(Administration.id)))
+
+
+def test_a_prn_dose_sooner_or_more_often_than_ordered_is_recorded_as_a_deviation(
+    client: FlaskClient, charting: dict[str, Any], login_as: Callable[..., User]
+) -> None:
+    infusion_session = charting["session"]
+    order = order_for(
+        infusion_session,
+        "Ondansetron",
+        "4",
+        "mg",
+        kind=OrderKind.PRN,
+        indication="nausea",
+        min_interval_minutes=15,
+        max_doses_per_session=2,
+    )
+    first = prn_dose(client, infusion_session, order, ago=28)
+    second = prn_dose(client, infusion_session, order, ago=20)
+    third = prn_dose(client, infusion_session, order, ago=2)
+    # Each dose is on the record as given: a limit never refuses what was given.
+    assert count(Administration) == 3
+
+    html = client.get(f"/sessions/{infusion_session.id}").get_data(as_text=True)
+    deviations = text(re.search(r'data-testid="deviations">(.*?)</section>', html, re.S).group(1))
+    assert "given 8 min after the previous dose, ordered at least 15 min apart" in deviations
+    assert "dose 3 in this session, ordered at most 2" in deviations
+    assert "given 18 min after" not in deviations  # the third is late enough after the second
+    panel = text(re.search(r'data-testid="orders-panel"(.*?)</section>', html, re.S).group(1))
+    assert "Given 3 times in this session, last at" in panel
+    problems = sign_off_problems(_db.session.get(InfusionSession, infusion_session.id))
+    waiting = [p for p in problems if "acknowledgement of the deviation" in p]
+    assert len(waiting) == 2  # the second and third doses, not the first
+
+    # A voided dose was not given: the limits are read against the doses that stand.
+    client.post(
+        f"/sessions/{infusion_session.id}/void/administration/{second}",
+        data={"reason": "charted twice"},
+    )
+    _db.session.expire_all()
+    html = client.get(f"/sessions/{infusion_session.id}").get_data(as_text=True)
+    assert 'data-testid="deviations"' not in html
+    assert first != third
+
+
+def test_a_prn_order_without_limits_has_no_limit_deviation(
+    client: FlaskClient, charting: dict[str, Any]
+) -> None:
+    infusion_session = charting["session"]
+    order = order_for(
+        infusion_session, "Ondansetron", "4", "mg", kind=OrderKind.PRN, indication="nausea"
+    )
+    for ago in (10, 9, 8):
+        prn_dose(client, infusion_session, order, ago=ago)
+    html = client.get(f"/sessions/{infusion_session.id}").get_data(as_text=True)
+    assert 'data-testid="deviations"' not in html
+
+
 # --- consent withdrawn during a session ---------------------------------------------------------
 
 

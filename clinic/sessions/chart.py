@@ -35,7 +35,7 @@ from clinic.form_choices import as_choices
 from clinic.orders.models import MedicationOrder
 from clinic.orders.services import orders_in_force
 from clinic.sessions.course_place import course_place
-from clinic.sessions.deviations import deviations_of
+from clinic.sessions.deviations import deviations_of, doses_by_order
 from clinic.sessions.forms.administrations import AdministrationForm, InfusionEventForm
 from clinic.sessions.forms.deviations import AcknowledgeDeviationForm
 from clinic.sessions.forms.discharge import CancelForm, ChecklistForm, EndSessionForm
@@ -398,6 +398,7 @@ def render_chart(
         "patient": infusion_session.patient,
         "course_place": course_place(infusion_session),
         "orders": session_orders(infusion_session.id),
+        "doses_given": doses_by_order(administrations),
         "deviations": deviations,
         "deviation_ids": {row.administration.id for row in deviations},
         "can_acknowledge": current_user.role == Role.CLINICIAN,
