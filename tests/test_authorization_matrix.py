@@ -77,6 +77,7 @@ MATRIX: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "orders.new": ({"course": "course"}, CLINICIAN_ONLY),
     "orders.supersede": ({"order_id": "order"}, CLINICIAN_ONLY),
     "orders.discontinue": ({"order_id": "order"}, CLINICIAN_ONLY),
+    "sessions.new_session_order": ({"session_id": "session"}, CLINICIAN_ONLY),
     "sessions.acknowledge": (
         {"session_id": "session", "administration_id": "administration"},
         CLINICIAN_ONLY,

@@ -21,7 +21,8 @@ from clinic.auth.models import Role, User
 from clinic.database import utcnow
 from clinic.extensions import db as _db
 from clinic.orders.models import MedicationOrder, OrderKind, OrderStatus
-from clinic.sessions.models import Administration, InfusionSession
+from clinic.orders.services import orders_in_force
+from clinic.sessions.models import Administration, InfusionSession, SessionStatus
 from clinic.sessions.services.signoff import sign_off_problems
 from tests.conftest import PASSWORD
 from tests.factories import complete_checklist, order_for, record_administration
@@ -477,6 +478,60 @@ def test_a_prn_order_without_limits_has_no_limit_deviation(
         prn_dose(client, infusion_session, order, ago=ago)
     html = client.get(f"/sessions/{infusion_session.id}").get_data(as_text=True)
     assert 'data-testid="deviations"' not in html
+
+
+def test_a_clinician_writes_an_order_for_this_session_alone_from_the_chart(
+    client: FlaskClient, clinician_charting: dict[str, Any]
+) -> None:
+    infusion_session = clinician_charting["session"]
+    chart = client.get(f"/sessions/{infusion_session.id}").get_data(as_text=True)
+    link = re.search(r'href="([^"]+)" data-testid="new-session-order"', chart).group(1)
+    assert link == f"/sessions/{infusion_session.id}/orders/new"
+    page = client.get(link)
+    assert page.status_code == 200 and "for this session only" in page.get_data(as_text=True)
+
+    bad = client.post(link, data=order_form(dose_amount="-1", drug="Ondansetron"))
+    assert bad.status_code == 422
+    assert input_value(bad.get_data(as_text=True), "drug") == "Ondansetron"
+    assert count(MedicationOrder) == 0
+
+    done = client.post(
+        link,
+        data=order_form(
+            kind="prn", drug="Ondansetron", dose_amount="4", indication="nausea", note=""
+        ),
+    )
+    assert done.status_code == 302
+    order = _db.session.scalars(sa.select(MedicationOrder)).one()
+    assert (order.session_id, order.course_id) == (infusion_session.id, None)
+    assert order.patient_id == infusion_session.patient_id
+    assert audit_actions("order_written")
+    panel = client.get(f"/sessions/{infusion_session.id}").get_data(as_text=True)
+    assert f'data-order-id="{order.id}"' in panel
+    # This session carries it out; another session of the course does not.
+    course_id = infusion_session.course_id
+    assert order.id in [o.id for o in orders_in_force(course_id, infusion_session.id)]
+    assert order.id not in [o.id for o in orders_in_force(course_id, infusion_session.id + 1)]
+
+
+def test_no_session_order_once_the_session_has_ended_and_none_from_a_nurse(
+    client: FlaskClient, clinician_charting: dict[str, Any], login_as: Callable[..., User]
+) -> None:
+    infusion_session = clinician_charting["session"]
+    link = f"/sessions/{infusion_session.id}/orders/new"
+    stored = _db.session.get(InfusionSession, infusion_session.id)
+    stored.status = SessionStatus.CANCELLED
+    _db.session.commit()
+    refused = client.post(link, data=order_form())
+    assert refused.status_code == 422
+    assert "written while it is in progress" in unescape(refused.get_data(as_text=True))
+    chart = client.get(f"/sessions/{infusion_session.id}").get_data(as_text=True)
+    assert "new-session-order" not in chart
+    assert count(MedicationOrder) == 0
+    client.post("/logout")
+    login_as(Role.NURSE)
+    assert client.get(link).status_code == 403
+    assert client.post(link, data=order_form()).status_code == 403
 
 
 # --- consent withdrawn during a session ---------------------------------------------------------

@@ -195,9 +195,34 @@ def write_order(
     session_id: int | None = None,
     supersedes_id: int | None = None,
 ) -> Saved[MedicationOrder]:
-    """Write and sign an order for a course's sessions (or one session); with `supersedes_id`,
-    a new order that takes the place of one in force, for the same course or session."""
+    """Write and sign an order for a course's sessions; with `supersedes_id`, a new order that
+    takes the place of one in force, for the same course or session."""
     check_password(actor, password)
+    return record_signed_order(
+        actor,
+        patient_id,
+        details,
+        submission_key,
+        course_id=course_id,
+        session_id=session_id,
+        supersedes_id=supersedes_id,
+    )
+
+
+def record_signed_order(
+    actor: User,
+    patient_id: int,
+    details: OrderDetails,
+    submission_key: str | None,
+    *,
+    course_id: int | None = None,
+    session_id: int | None = None,
+    supersedes_id: int | None = None,
+) -> Saved[MedicationOrder]:
+    """The order, once its clinician's password has been checked (check_password). An order for
+    one session is recorded here after the chart's service has checked the session
+    (clinic/sessions/services/session_orders.py): this layer does not know sessions."""
+    _require_clinician(actor)
     patient = db.session.scalar(
         sa.select(Patient).where(Patient.id == patient_id).with_for_update()
     )

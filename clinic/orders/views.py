@@ -3,6 +3,9 @@ Clinicians write; nurses and clinicians read. Thin: parse, call one service, com
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -16,11 +19,12 @@ from clinic.orders import bp
 from clinic.orders import services as order_services
 from clinic.orders.forms import DiscontinueOrderForm, OrderForm
 from clinic.orders.models import MedicationOrder
+from clinic.orders.services import OrderDetails
 from clinic.patients.courses.models import TreatmentCourse
 from clinic.patients.models import Patient
 from clinic.patients.services import record_patient_viewed
 from clinic.request_bounds import id_argument
-from clinic.submissions import ReusedFormError
+from clinic.submissions import ReusedFormError, Saved
 
 
 def _shown(
@@ -77,7 +81,12 @@ def new() -> Response | tuple[str, int]:
     course_id = id_argument(request.args, "course")
     course = db.get_or_404(TreatmentCourse, course_id) if course_id else abort(404)
     patient = db.get_or_404(Patient, course.patient_id)
-    return _write(patient, course, None)
+    return order_form_page(
+        patient,
+        partial(order_services.write_order, current_user, patient.id, course_id=course.id),
+        action=url_for("orders.new", course=course.id),
+        course=course,
+    )
 
 
 @bp.route("/<int:order_id>/supersede", methods=["GET", "POST"])
@@ -87,26 +96,33 @@ def supersede(order_id: int) -> Response | tuple[str, int]:
     old = db.get_or_404(MedicationOrder, order_id)
     patient = db.get_or_404(Patient, old.patient_id)
     course = db.session.get(TreatmentCourse, old.course_id) if old.course_id else None
-    return _write(patient, course, old)
+    return order_form_page(
+        patient,
+        partial(order_services.write_order, current_user, patient.id, supersedes_id=old.id),
+        action=url_for("orders.supersede", order_id=old.id),
+        course=course,
+        old=old,
+    )
 
 
-def _write(
-    patient: Patient, course: TreatmentCourse | None, old: MedicationOrder | None
+def order_form_page(
+    patient: Patient,
+    write: Callable[[OrderDetails, str, str | None], Saved[MedicationOrder]],
+    *,
+    action: str,
+    course: TreatmentCourse | None = None,
+    old: MedicationOrder | None = None,
+    back: tuple[str, str] | None = None,
+    subtitle: str = "",
 ) -> Response | tuple[str, int]:
+    """The order form, and its post signed through `write(details, password, submission key)`:
+    a course's order, one that supersedes another, or one for a single session (whose rules the
+    chart's service holds)."""
     form = OrderForm()
     status = 200
     if form.validate_on_submit():
-        key = form.submission()
         try:
-            saved = order_services.write_order(
-                current_user,
-                patient.id,
-                form.to_details(),
-                form.password.data or "",
-                key,
-                course_id=course.id if course else None,
-                supersedes_id=old.id if old else None,
-            )
+            saved = write(form.to_details(), form.password.data or "", form.submission())
         except order_services.WrongOrderPasswordError as error:
             db.session.rollback()
             record_failed_reauthentication(current_user, "order")
@@ -138,7 +154,19 @@ def _write(
             status = 422
     if old is not None:
         old = db.session.get(MedicationOrder, old.id)
-    return _shown("orders/new.html", patient, status, form=form, course=course, old=old)
+    if back is None and course is not None:
+        back = (url_for("orders.course_orders", course_id=course.id), "← The course's orders")
+    return _shown(
+        "orders/new.html",
+        patient,
+        status,
+        form=form,
+        course=course,
+        old=old,
+        action=action,
+        back=back,
+        subtitle=subtitle,
+    )
 
 
 @bp.route("/<int:order_id>/discontinue", methods=["POST"])

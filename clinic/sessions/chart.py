@@ -54,6 +54,7 @@ from clinic.sessions.models import (
     MonitoringEntry,
     Phase,
     Score,
+    SessionStatus,
     Signature,
 )
 from clinic.sessions.scoring import PHQ9_ANSWERS, PHQ9_ITEMS, PHQ9_STEM, phq9_band
@@ -399,6 +400,12 @@ def render_chart(
         "course_place": course_place(infusion_session),
         "orders": session_orders(infusion_session.id),
         "doses_given": doses_by_order(administrations),
+        "new_order_url": (
+            url_for("sessions.new_session_order", session_id=infusion_session.id)
+            if current_user.role == Role.CLINICIAN
+            and infusion_session.status == SessionStatus.IN_PROGRESS
+            else None
+        ),
         "deviations": deviations,
         "deviation_ids": {row.administration.id for row in deviations},
         "can_acknowledge": current_user.role == Role.CLINICIAN,
