@@ -5,6 +5,8 @@ values are compared, never derived: nothing about a dose is computed or suggeste
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections.abc import Callable
@@ -22,6 +24,7 @@ from clinic.database import utcnow
 from clinic.extensions import db as _db
 from clinic.orders.models import MedicationOrder, OrderKind, OrderStatus
 from clinic.orders.services import orders_in_force
+from clinic.sessions.course_place import course_place
 from clinic.sessions.models import Administration, InfusionSession, SessionStatus
 from clinic.sessions.services.signoff import sign_off_problems
 from tests.conftest import PASSWORD
@@ -666,3 +669,7 @@ def test_the_fhir_export_carries_consent_course_orders_and_each_administrations_
         f"Ketamine hydrochloride 45 mg infusion (order {order.id}: 40 mg Intravenous (IV); "
         "deviation: amount 45 mg, ordered 40 mg, not acknowledged)"
     ) in csv_text
+    [row] = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
+    place = course_place(_db.session.get(InfusionSession, infusion_session.id))
+    assert place is not None and row["Course"] == place.text
+    assert "session 1 of" in row["Course"]

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from clinic.clinic_time import format_local
 from clinic.clinical_numbers import decimal_text
 from clinic.review.fhir import PatientRecord, SessionRecord
+from clinic.sessions.course_place import CoursePlace, course_places
 from clinic.sessions.deviations import deviations_of
 from clinic.sessions.models import Administration, Instrument, Score, ScoreTiming
 
@@ -22,6 +23,7 @@ HEADER = (
     "Date",
     "Time",
     "Indication",
+    "Course",
     "Route",
     "Status",
     "Attending",
@@ -89,7 +91,9 @@ def checklist_complete(item: SessionRecord, required: frozenset[int]) -> bool:
     return required <= answered
 
 
-def session_row(item: SessionRecord, required: frozenset[int]) -> list[str]:
+def session_row(
+    item: SessionRecord, required: frozenset[int], place: CoursePlace | None = None
+) -> list[str]:
     session = item.session
     scores = item.scores
     phq_before = latest_score(scores, Instrument.PHQ9, ScoreTiming.BEFORE)
@@ -110,6 +114,7 @@ def session_row(item: SessionRecord, required: frozenset[int]) -> list[str]:
         format_local(session.started_at, "%Y-%m-%d"),
         format_local(session.started_at, "%H:%M"),
         session.indication.label,
+        place.text if place else "",
         session.route.label,
         session.status.label,
         session.attending_clinician.display_name,
@@ -137,5 +142,7 @@ def write_rows(rows: Iterable[Sequence[str]]) -> str:
 
 def sessions_csv(record: PatientRecord) -> bytes:
     """UTF-8 with a BOM: without it Excel reads the file as the local code page."""
-    rows = [HEADER, *(session_row(s, record.required_checklist_item_ids) for s in record.sessions)]
+    places = course_places([s.session.id for s in record.sessions])
+    required = record.required_checklist_item_ids
+    rows = [HEADER, *(session_row(s, required, places.get(s.session.id)) for s in record.sessions)]
     return (BOM + write_rows(rows)).encode("utf-8")
