@@ -171,6 +171,11 @@ FORMS: dict[str, tuple[str | None, str, str]] = {
     ),
     "order": ("clinician", "/orders/new?course={course}", "/orders/new?course={course}"),
     "order_discontinue": ("clinician", "/orders/{order}", "/orders/{order}/discontinue"),
+    "session_order": (
+        "clinician",
+        "/sessions/{session}/orders/new",
+        "/sessions/{session}/orders/new",
+    ),
 }
 
 
