@@ -13,6 +13,7 @@ from clinic.auth.models import User
 from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.orders.models import MedicationOrder, OrderKind, OrderStatus
+from clinic.orders.services import OrderDetails, record_signed_order
 from clinic.patients.consents.models import Consent, ConsentType
 from clinic.patients.consents.services import (
     ConsentDetails,
@@ -328,8 +329,8 @@ def order_for(
 ) -> MedicationOrder:
     """An order in force for the session's course (for the session itself when it has no
     course) saying exactly this, signed by the session's attending clinician: one already in
-    force when there is, else inserted directly (no password, no audit), for tests of what is
-    charted against it."""
+    force when there is, else recorded by the orders service as signed (no password typed), for
+    tests of what is charted against it."""
     route = route or infusion_session.route
     course_id = infusion_session.course_id
     session_id = None if course_id is not None else infusion_session.id
@@ -358,27 +359,27 @@ def order_for(
     )
     if found is not None:
         return found
-    clinician = infusion_session.attending_clinician
-    order = MedicationOrder(
-        patient_id=infusion_session.patient_id,
+    # Through the service, so the order has its audit trail (`flask audit verify` checks it).
+    saved = record_signed_order(
+        infusion_session.attending_clinician,
+        infusion_session.patient_id,
+        OrderDetails(
+            kind=kind,
+            drug=drug,
+            dose_amount=Decimal(dose),
+            dose_unit=unit,
+            route=route,
+            method=method,
+            indication=indication,
+            min_interval_minutes=min_interval_minutes,
+            max_doses_per_session=max_doses_per_session,
+        ),
+        None,
         course_id=course_id,
         session_id=session_id,
-        kind=kind,
-        drug=drug,
-        dose_amount=Decimal(dose),
-        dose_unit=unit,
-        route=route,
-        method=method,
-        indication=indication,
-        min_interval_minutes=min_interval_minutes,
-        max_doses_per_session=max_doses_per_session,
-        signed_by_id=clinician.id,
-        signer_name=clinician.full_name,
-        signer_credentials=clinician.credentials or "",
     )
-    db.session.add(order)
     db.session.commit()
-    return order
+    return saved.entry
 
 
 def record_administration(

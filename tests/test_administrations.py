@@ -84,7 +84,7 @@ def post_administration(client: FlaskClient, session_id: int, **overrides: Any) 
                 infusion_session,
                 values["drug"],
                 ordered_amount(values["dose_amount"]),
-                values["dose_unit"],
+                values["dose_unit"] or "mg",  # an order names its unit; the post may not
                 method=Method(values["method"] or "infusion"),
                 route=Route(values["route"] or "iv"),
             ).id
