@@ -396,6 +396,15 @@ def typed_values(form: Locator) -> dict[str, str]:
     }
 
 
+def sign_out_elsewhere(page: Page, base: str) -> None:
+    """Sign out in another tab of the same browser: the server ends the session for every tab."""
+    other = page.context.new_page()
+    other.goto(f"{base}/")
+    other.get_by_role("button", name="Sign out").click()
+    expect(other).to_have_url(re.compile(r"/login"))
+    other.close()
+
+
 def unlock(page: Page, password: str) -> None:
     lock = page.locator("#session-lock")
     lock.get_by_label("Password").fill(password)
@@ -457,9 +466,10 @@ def test_the_idle_lock_keeps_what_was_typed_and_sends_a_pending_save_once(
     expect(lock).to_be_hidden()
     form.get_by_label("Note").fill("")
 
-    # The session ended behind the page's back (here: its cookie gone): the save pressed locks
-    # the page, and goes through once after signing in again.
-    page.context.clear_cookies()
+    # The session ended behind the page's back (here: signed out in another tab, which ends it on
+    # the server; clearing the cookie alone would race a keep-alive answer still in flight that
+    # sets it again): the save pressed locks the page, and goes through once after signing in.
+    sign_out_elsewhere(page, short_idle)
     rows = vitals_rows(page).count()
     form.get_by_label("BP systolic").fill("142")
     form.get_by_label("Note").fill("Pressed while signed out")
@@ -471,7 +481,7 @@ def test_the_idle_lock_keeps_what_was_typed_and_sends_a_pending_save_once(
     assert_save_confirmed(page, "Saved: vitals at")
 
     # Signed out, the sign-in page leads back to the chart.
-    page.context.clear_cookies()
+    sign_out_elsewhere(page, short_idle)
     page.goto(chart)
     expect(page).to_have_url(re.compile(r"/login\?next="))
     page.get_by_label("Username").fill(NURSE.username)
