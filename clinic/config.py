@@ -107,6 +107,45 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         },
         # When the next vitals are due: a baseline before dosing, then every interval.
         "VITALS_SCHEDULE": {"baseline_before_dosing": True, "interval_minutes": 15},
+        # Route profiles (REFERENCE.md "Route profiles", clinic/sessions/route_profiles.py): per
+        # route, the vitals interval (VITALS_SCHEDULE's unless the profile says its own; shorter
+        # in the first minutes after T+0 where said), the
+        # named checkpoints the chart shows due, done or missed, and the minimum observation
+        # after the end of the last treatment administration, before which a discharge needs a
+        # clinician's override. "default" serves a route without a profile of its own.
+        # A checkpoint is "before_dosing", "end_of_dosing", "before_discharge" or a number of
+        # minutes after T+0, with a window either side, and the vital it needs.
+        "ROUTE_PROFILES": {
+            "iv": {
+                "early_interval_minutes": 10,
+                "early_minutes": 40,
+                "checkpoints": [
+                    {"name": "Baseline before dosing", "at": "before_dosing"},
+                    {"name": "End of infusion", "at": "end_of_dosing", "window_minutes": 15},
+                ],
+                "observe_minutes": 30,
+            },
+            "im": {
+                "checkpoints": [{"name": "Baseline before dosing", "at": "before_dosing"}],
+                "observe_minutes": 60,
+            },
+            "intranasal": {
+                "checkpoints": [
+                    {"name": "BP before dosing", "at": "before_dosing"},
+                    {"name": "BP at T+40", "at": 40, "window_minutes": 10},
+                    {
+                        "name": "BP before completion",
+                        "at": "before_discharge",
+                        "window_minutes": 30,
+                    },
+                ],
+                "observe_minutes": 120,
+            },
+            "default": {
+                "checkpoints": [{"name": "Baseline before dosing", "at": "before_dosing"}],
+                "observe_minutes": 60,
+            },
+        },
         # Request bodies (a 413 beyond): the whole body, one form field held in memory (also the
         # whole of an urlencoded form), and the number of parts of a multipart form. No form of
         # the clinic comes near them; nothing is uploaded.

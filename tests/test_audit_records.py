@@ -434,7 +434,15 @@ def build_record() -> Record:
         void_entry(clinician, unsigned, kind, newest, "Entered twice")
     _db.session.commit()
     version = _db.session.get(InfusionSession, unsigned).version
-    end_session(nurse, unsigned, to_local(start + timedelta(minutes=90)), "Sam Doe", version)
+    # Before the route's 30 minutes after the infusion's end (at 45): a clinician's override.
+    end_session(
+        clinician,
+        unsigned,
+        to_local(start + timedelta(minutes=70)),
+        "Sam Doe",
+        version,
+        override_reason="Recovered; escort must leave",
+    )
     _db.session.commit()
 
     cancelled = opened(nurse, clinician, other, minute(utcnow()) - timedelta(hours=1))

@@ -136,7 +136,7 @@ TRAILS: tuple[Trail, ...] = (
         "administration_recorded",
         "recorded_by_id",
         updates=("entry_voided", "deviation_acknowledged"),
-        since=ENTRY_SINCE,
+        since=ENTRY_SINCE | {"purpose"},
     ),
     Trail(
         InfusionEvent,

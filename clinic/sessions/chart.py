@@ -56,6 +56,12 @@ from clinic.sessions.models import (
     Score,
     Signature,
 )
+from clinic.sessions.route_profiles import (
+    checkpoint_states,
+    observation,
+    route_profile,
+    vitals_schedule,
+)
 from clinic.sessions.scoring import PHQ9_ANSWERS, PHQ9_ITEMS, PHQ9_STEM, phq9_band
 from clinic.sessions.services.discharge import ChecklistRow, checklist_rows
 from clinic.sessions.services.scores import latest_risk_score
@@ -393,6 +399,8 @@ def render_chart(
             if _takes_events(administration)
         }
     deviations = deviation_rows(administrations, editable, shown_again)
+    profile = route_profile(current_app.config["ROUTE_PROFILES"], infusion_session.route.value)
+    now = utcnow()
     context: dict[str, Any] = {
         "infusion_session": infusion_session,
         "patient": infusion_session.patient,
@@ -409,9 +417,12 @@ def render_chart(
             infusion_session,
             entries,
             administrations,
-            current_app.config["VITALS_SCHEDULE"],
-            utcnow(),
+            vitals_schedule(profile, current_app.config["VITALS_SCHEDULE"], t_zero, now),
+            now,
         ),
+        "observation": observation(profile, administrations),
+        "checkpoints": checkpoint_states(profile, infusion_session, entries, administrations, now),
+        "can_override": current_user.role == Role.CLINICIAN,
         "editable": editable,
         "monitoring_form": (
             shown_again.monitoring_form or _fresh_monitoring_form(administrations)

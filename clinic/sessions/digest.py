@@ -42,7 +42,9 @@ _HEADER_EXCLUDED = frozenset({"status", "version"})
 # tamper warning); a value written into one of them afterwards changes the digest like any other
 # change, and on the sessions that hold one it is signed as any column is.
 ADDED_AFTER_VERSION_1: dict[str, frozenset[str]] = {
-    "infusion_session": frozenset({"consent_id", "course_id"}),
+    "infusion_session": frozenset(
+        {"consent_id", "course_id", "discharge_override_by_id", "discharge_override_reason"}
+    ),
     "administration": frozenset(
         {
             "order_id",
@@ -54,6 +56,11 @@ ADDED_AFTER_VERSION_1: dict[str, frozenset[str]] = {
         }
     ),
 }
+
+# Columns added later that every earlier row holds at a default meaning what those rows always
+# meant (every administration before purposes was the treatment): left out at that value, so the
+# sessions signed before keep their digest; any other value is signed.
+LEFT_OUT_AT: dict[str, dict[str, str]] = {"administration": {"purpose": "treatment"}}
 
 ENTRY_MODELS: tuple[tuple[str, type[Any]], ...] = (
     ("administrations", Administration),
@@ -82,11 +89,16 @@ def _plain(value: Any) -> Any:
 def _columns(obj: Any, excluded: frozenset[str] = frozenset()) -> dict[str, Any]:
     mapper = sa.inspect(type(obj))
     added = ADDED_AFTER_VERSION_1.get(mapper.local_table.name, frozenset())
-    return {
+    left_out = LEFT_OUT_AT.get(mapper.local_table.name, {})
+    columns = {
         attr.key: _plain(getattr(obj, attr.key))
         for attr in mapper.column_attrs
         if attr.key not in excluded and not (attr.key in added and getattr(obj, attr.key) is None)
     }
+    for name, value in left_out.items():
+        if columns.get(name) == value:
+            del columns[name]
+    return columns
 
 
 def canonical_contents(session_ids: Collection[int]) -> dict[int, dict[str, Any]]:

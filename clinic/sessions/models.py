@@ -54,6 +54,18 @@ class InfusionEventKind(enum.StrEnum):
         return self.value.replace("_", " ").capitalize()
 
 
+class AdministrationPurpose(enum.StrEnum):
+    """Why something was given: the treatment itself (sets T+0 and the observation clock), or a
+    rescue medicine for an adverse event (never moves either)."""
+
+    TREATMENT = "treatment"
+    RESCUE = "rescue"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
 class Phase(enum.StrEnum):
     BASELINE = "baseline"
     DURING = "during"
@@ -114,6 +126,10 @@ class InfusionSession(db.Model):
     # Ending: the discharge time and who the patient left with, or a cancellation.
     discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     discharged_with: Mapped[str | None] = mapped_column(sa.String(120))
+    # A discharge before the route's minimum observation (clinic/sessions/route_profiles.py) is
+    # recorded only with a clinician's override: who, and why.
+    discharge_override_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    discharge_override_reason: Mapped[str | None] = mapped_column(sa.Text)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancel_reason: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -125,6 +141,9 @@ class InfusionSession(db.Model):
     patient: Mapped[Patient] = relationship()
     attending_clinician: Mapped[User] = relationship(foreign_keys=[attending_clinician_id])
     nurse: Mapped[User] = relationship(foreign_keys=[nurse_id])
+    discharge_override_by: Mapped[User | None] = relationship(
+        foreign_keys=[discharge_override_by_id]
+    )
     consent: Mapped[Consent | None] = relationship()
     course: Mapped[TreatmentCourse | None] = relationship()
     signature: Mapped[Signature | None] = relationship(back_populates="session", uselist=False)
@@ -169,6 +188,13 @@ class ClinicalEntry:
 
 class Administration(ClinicalEntry, db.Model):
     __tablename__ = "administration"
+
+    # Every administration recorded before purposes existed was the treatment (migration 0014).
+    purpose: Mapped[AdministrationPurpose] = mapped_column(
+        enum_column(AdministrationPurpose),
+        default=AdministrationPurpose.TREATMENT,
+        server_default=AdministrationPurpose.TREATMENT.value,
+    )
 
     drug: Mapped[str] = mapped_column(sa.String(120))
     route: Mapped[Route] = mapped_column(enum_column(Route))

@@ -10,7 +10,7 @@ Nothing here computes, suggests or totals a dose, a rate or a volume."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from clinic.auth.models import Role, User
 from clinic.clinic_time import format_local
 from clinic.extensions import db
-from clinic.orders.models import OrderKind
+from clinic.orders.models import MedicationOrder, OrderKind
 from clinic.orders.services import OrderNotInForceError, applies_to, lock_order
 from clinic.sessions.entries import (
     ChartError,
@@ -30,6 +30,7 @@ from clinic.sessions.entries import (
 )
 from clinic.sessions.models import (
     Administration,
+    AdministrationPurpose,
     InfusionEvent,
     InfusionEventKind,
     InfusionSession,
@@ -58,6 +59,7 @@ class AdministrationDetails:
     order_id: int | None = None
     concentration: str | None = None
     volume_ml: Decimal | None = None
+    purpose: AdministrationPurpose = AdministrationPurpose.TREATMENT
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,17 @@ def record_administration(
     if details.ended_at is not None and details.ended_at < details.started_at:
         # Checked here as well as on the form: an untouched start is stamped "now" at saving.
         raise ChartError("The end is before the start.", "ended_at")
-    require_order_in_force(infusion_session, details.order_id)
+    order = require_order_in_force(infusion_session, details.order_id)
+    # The purpose follows the order carried out: a PRN order's medicine is a rescue, which never
+    # moves T+0 nor the observation clock; the treatment order's is the treatment.
+    details = replace(
+        details,
+        purpose=(
+            AdministrationPurpose.RESCUE
+            if order.kind == OrderKind.PRN
+            else AdministrationPurpose.TREATMENT
+        ),
+    )
     administration = Administration(
         session_id=infusion_session.id, recorded_by_id=actor.id, **asdict(details)
     )
@@ -99,7 +111,9 @@ def record_administration(
     )
 
 
-def require_order_in_force(infusion_session: InfusionSession, order_id: int | None) -> None:
+def require_order_in_force(
+    infusion_session: InfusionSession, order_id: int | None
+) -> MedicationOrder:
     """The order exists, is the session's, is still in force (its row locked, so a supersession
     in flight is waited for and seen), and a treatment order finds the session's consent still
     given."""
@@ -117,6 +131,7 @@ def require_order_in_force(infusion_session: InfusionSession, order_id: int | No
             f"({format_local(consent.withdrawn_at)}): no further treatment is given in it.",
             "order_id",
         )
+    return order
 
 
 def record_infusion_event(
