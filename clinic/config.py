@@ -107,6 +107,79 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         },
         # When the next vitals are due: a baseline before dosing, then every interval.
         "VITALS_SCHEDULE": {"baseline_before_dosing": True, "interval_minutes": 15},
+        # Pre-session screening rules (REFERENCE.md "Screening defaults",
+        # clinic/sessions/screening_rules.py), in order: a fact of the screening or the baseline
+        # vitals, a test (equals, at_or_above, below, is_true), the outcome (no_go holds the first
+        # treatment until a clinician overrides it; warn is shown to the clinician) and the
+        # reason in words. Strings for numbers, so no threshold passes through a float.
+        "SCREENING_RULES": [
+            {
+                "fact": "baseline_systolic_bp",
+                "at_or_above": "160",
+                "outcome": "no_go",
+                "reason": "Baseline systolic BP at or above 160",
+            },
+            {
+                "fact": "baseline_diastolic_bp",
+                "at_or_above": "100",
+                "outcome": "no_go",
+                "reason": "Baseline diastolic BP at or above 100",
+            },
+            {
+                "fact": "pregnancy",
+                "equals": "positive",
+                "outcome": "no_go",
+                "reason": "Pregnancy positive",
+            },
+            {
+                "fact": "hours_since_solid_food",
+                "below": "6",
+                "outcome": "warn",
+                "reason": "Solid food within 6 hours",
+            },
+            {
+                "fact": "hours_since_clear_fluid",
+                "below": "2",
+                "outcome": "warn",
+                "reason": "Clear fluids within 2 hours",
+            },
+            {
+                "fact": "concomitant_medicines",
+                "is_true": True,
+                "outcome": "warn",
+                "reason": "Takes medicines today that sedate or raise blood pressure",
+            },
+            {
+                "fact": "alcohol_or_drugs",
+                "is_true": True,
+                "outcome": "warn",
+                "reason": "Alcohol or drugs in the last 24 hours",
+            },
+            {
+                "fact": "new_problems",
+                "is_true": True,
+                "outcome": "warn",
+                "reason": "New medical problems",
+            },
+            {
+                "fact": "suicidality_positive",
+                "is_true": True,
+                "outcome": "warn",
+                "reason": "Suicidality screen positive",
+            },
+            {
+                "fact": "no_escort",
+                "is_true": True,
+                "outcome": "warn",
+                "reason": "No escort present",
+            },
+            {
+                "fact": "no_baseline_bp",
+                "is_true": True,
+                "outcome": "warn",
+                "reason": "No baseline blood pressure recorded yet",
+            },
+        ],
         # Route profiles (REFERENCE.md "Route profiles", clinic/sessions/route_profiles.py): per
         # route, the vitals interval (VITALS_SCHEDULE's unless the profile says its own; shorter
         # in the first minutes after T+0 where said), the

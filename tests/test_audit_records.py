@@ -57,6 +57,7 @@ from clinic.sessions.models import (
     Method,
     Nausea,
     Phase,
+    Pregnancy,
     Route,
     ScoreTiming,
 )
@@ -76,6 +77,11 @@ from clinic.sessions.services.discharge import (
 from clinic.sessions.services.monitoring import MonitoringDetails, record_monitoring
 from clinic.sessions.services.opening import SessionDetails, open_session
 from clinic.sessions.services.scores import record_pain, record_phq9
+from clinic.sessions.services.screening import (
+    ScreeningDetails,
+    override_screening,
+    record_screening,
+)
 from clinic.sessions.services.signoff import add_addendum, sign_session
 from clinic.sessions.services.voiding import void_entry
 from clinic.sqlite_support import READ_SNAPSHOT
@@ -278,6 +284,32 @@ def charted(nurse: User, clinician: User, session_id: int, start: datetime) -> d
         # As the chart's form enters it: clinic time, whole minutes.
         return to_local(start + timedelta(minutes=minutes))
 
+    # Screened a no-go, overridden by the clinician, then corrected: every screening column filled.
+    screened = ScreeningDetails(
+        occurred_at=at(0),
+        pregnancy=Pregnancy.POSITIVE,
+        last_solid_food_at=at(-500),
+        last_clear_fluid_at=at(-200),
+        concomitant_medicines=["benzodiazepine"],
+        alcohol_or_drugs=True,
+        new_problems="Cold last week",
+        suicidality_positive=True,
+        escort_present=True,
+        escort_name="Sam Doe",
+        escort_relationship="Partner",
+        escort_phone="555-0100",
+        note="Screened in the chair",
+    )
+    screening = record_screening(nurse, session_id, screened, None, None).entry
+    override_screening(clinician, session_id, "Home test was a false positive")
+    _db.session.flush()
+    record_screening(
+        nurse,
+        session_id,
+        replace(screened, pregnancy=Pregnancy.NEGATIVE, note="Repeat test negative"),
+        screening.version,
+        None,
+    )
     infusion = record_administration(
         nurse,
         session_id,
@@ -568,7 +600,7 @@ def other_value(table: sa.Table, column: sa.Column[Any], value: Any) -> Any:
     if column.foreign_keys:
         (fk,) = column.foreign_keys
         query = sa.select(fk.column).where(fk.column != value).order_by(fk.column)
-        if table.name == "signature":  # one signature per session
+        if table.name in ("signature", "screening"):  # one per session
             query = query.where(fk.column.not_in(sa.select(table.c.session_id)))
         return _db.session.scalar(query.limit(1))
     if isinstance(value, bool):
@@ -585,6 +617,8 @@ def other_value(table: sa.Table, column: sa.Column[Any], value: Any) -> Any:
         return value + timedelta(days=1)
     if isinstance(value, str):
         return value[:-1] + ("y" if value.endswith("x") else "x")
+    if isinstance(value, list) and value and isinstance(value[-1], str):
+        return [*value[:-1], value[-1] + "x"]
     if isinstance(value, list):
         return [*value[:-1], value[-1] + 1 if value[-1] < 3 else value[-1] - 1]
     raise AssertionError(f"no change written for {column} = {value!r}: extend other_value")

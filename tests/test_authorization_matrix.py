@@ -93,6 +93,8 @@ MATRIX: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     ),
     "sessions.add_monitoring": ({"session_id": "session"}, CLINICAL),
     "sessions.end": ({"session_id": "session"}, CLINICAL),
+    "sessions.record_screening": ({"session_id": "session"}, CLINICAL),
+    "sessions.override_screening": ({"session_id": "session"}, CLINICIAN_ONLY),
     "sessions.add_phq9": ({"session_id": "session"}, CLINICAL),
     "sessions.add_pain": ({"session_id": "session"}, CLINICAL),
     "sessions.record_checklist": ({"session_id": "session", "item_id": "checklist_item"}, CLINICAL),

@@ -14,7 +14,12 @@ from werkzeug.security import generate_password_hash
 
 from clinic.extensions import db as _db
 from clinic.sessions.digest import canonical_content
-from clinic.sessions.models import Administration, AdministrationPurpose, InfusionSession
+from clinic.sessions.models import (
+    Administration,
+    AdministrationPurpose,
+    InfusionSession,
+    Screening,
+)
 from tests.conftest import PASSWORD
 from tests.test_migration_consent import insert
 from tests.test_migration_data import empty_app, revision_before  # noqa: F401 (a fixture)
@@ -108,6 +113,8 @@ def test_administrations_before_purposes_are_the_treatment_and_signed_content_ho
     content = canonical_content(session_id)
     assert all("purpose" not in row for row in content["administrations"])
     assert not any(key.startswith("discharge_override") for key in content["session"])
+    # No screening is made up for sessions before screenings: their chart says "not screened".
+    assert _db.session.scalars(sa.select(Screening)).all() == []
     stored = _db.session.get(InfusionSession, session_id)
     # Discharged at T+105 before the rule existed: kept as recorded, no override made up.
     assert stored.discharged_at == STARTED + timedelta(minutes=105)

@@ -79,6 +79,10 @@ SIGNED_MODELS: tuple[type[Any], ...] = (
 # clinician's) and are checked against their trail; the administrations carrying one out are
 # signed with its id.
 UNSIGNED_SESSION_TABLES = frozenset({"signature", "addendum", "medication_order"})
+# Tables added after the fixed session below, signed where a session has rows in them
+# (digest.ADDED_ENTRY_MODELS), each with its own tamper test: the fixed session has none, so
+# that its known digest stays what every signature stored before them holds.
+SIGNED_ELSEWHERE = frozenset({"screening"})  # tests/test_screening.py
 
 # Header columns left out of the matrix:
 # - status and version: signing itself changes them (the digest leaves them out by design);
@@ -643,7 +647,7 @@ def test_the_matrix_covers_every_table_that_holds_a_sessions_entries():
         if fk.column is InfusionSession.__table__.c.id
     }
     signed = {model.__table__.name for model in SIGNED_MODELS} - {"infusion_session"}
-    assert holding - UNSIGNED_SESSION_TABLES == signed
+    assert holding - UNSIGNED_SESSION_TABLES - SIGNED_ELSEWHERE == signed
 
 
 # --- known answers ---------------------------------------------------------------------------

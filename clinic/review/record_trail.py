@@ -48,6 +48,7 @@ from clinic.sessions.models import (
     InfusionSession,
     MonitoringEntry,
     Score,
+    Screening,
     SessionStatus,
     Signature,
 )
@@ -157,6 +158,13 @@ TRAILS: tuple[Trail, ...] = (
         "recorded_by_id",
         since=ENTRY_SINCE | {"session_id"},
         renamed={"item": "item_id"},
+    ),
+    Trail(
+        Screening,
+        "screening_recorded",
+        "recorded_by_id",
+        updates=("screening_updated", "screening_overridden"),
+        not_audited=frozenset({"id", "version"}),
     ),
     Trail(
         Addendum,

@@ -41,6 +41,7 @@ from clinic.sessions.forms.deviations import AcknowledgeDeviationForm
 from clinic.sessions.forms.discharge import CancelForm, ChecklistForm, EndSessionForm
 from clinic.sessions.forms.monitoring import MonitoringForm
 from clinic.sessions.forms.scores import PainForm
+from clinic.sessions.forms.screening import ScreeningForm, ScreeningOverrideForm
 from clinic.sessions.forms.signoff import AddendumForm, SignForm
 from clinic.sessions.loading import get_session_or_404
 from clinic.sessions.models import (
@@ -63,8 +64,10 @@ from clinic.sessions.route_profiles import (
     vitals_schedule,
 )
 from clinic.sessions.scoring import PHQ9_ANSWERS, PHQ9_ITEMS, PHQ9_STEM, phq9_band
+from clinic.sessions.screening_section import screening_section
 from clinic.sessions.services.discharge import ChecklistRow, checklist_rows
 from clinic.sessions.services.scores import latest_risk_score
+from clinic.sessions.services.screening import screening_of
 from clinic.sessions.services.signoff import sign_off_problems, signature_matches
 from clinic.sessions.services.staff import staff_choices
 from clinic.sessions.services.viewing import record_session_view
@@ -106,6 +109,8 @@ class ShownAgain:
     sign_form: SignForm | None = None
     addendum_form: AddendumForm | None = None
     deviation_forms: dict[int, AcknowledgeDeviationForm] = field(default_factory=dict)
+    screening_form: ScreeningForm | None = None
+    screening_override_form: ScreeningOverrideForm | None = None
     # What the refused signature was missing, as the service found it under the row lock.
     sign_problems: list[str] | None = None
 
@@ -118,6 +123,8 @@ class ShownAgain:
             self.cancel_form,
             self.sign_form,
             self.addendum_form,
+            self.screening_form,
+            self.screening_override_form,
         )
         yield from (form for form in singles if form is not None)
         yield from self.event_forms.values()
@@ -423,6 +430,15 @@ def render_chart(
         "observation": observation(profile, administrations),
         "checkpoints": checkpoint_states(profile, infusion_session, entries, administrations, now),
         "can_override": current_user.role == Role.CLINICIAN,
+        "screening": screening_section(
+            screening_of(infusion_session.id),
+            entries,
+            t_zero,
+            editable=editable,
+            can_override=current_user.role == Role.CLINICIAN,
+            shown_form=shown_again.screening_form,
+            shown_override_form=shown_again.screening_override_form,
+        ),
         "editable": editable,
         "monitoring_form": (
             shown_again.monitoring_form or _fresh_monitoring_form(administrations)

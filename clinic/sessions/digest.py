@@ -29,6 +29,7 @@ from clinic.sessions.models import (
     InfusionSession,
     MonitoringEntry,
     Score,
+    Screening,
 )
 
 DIGEST_VERSION = 1
@@ -69,6 +70,11 @@ ENTRY_MODELS: tuple[tuple[str, type[Any]], ...] = (
     ("scores", Score),
     ("checklist", ChecklistCompletion),
 )
+
+
+# Tables of the record added after version 1 was fixed: in the content only for the sessions that
+# have rows in them, so that every session signed before keeps its digest.
+ADDED_ENTRY_MODELS: tuple[tuple[str, type[Any]], ...] = (("screening", Screening),)
 
 
 def _plain(value: Any) -> Any:
@@ -118,7 +124,7 @@ def canonical_contents(session_ids: Collection[int]) -> dict[int, dict[str, Any]
         }
         for infusion_session in sessions
     }
-    for name, model in ENTRY_MODELS:
+    for name, model in ENTRY_MODELS + ADDED_ENTRY_MODELS:
         rows = db.session.scalars(
             sa.select(model)
             .where(model.session_id.in_(ids))
@@ -126,7 +132,7 @@ def canonical_contents(session_ids: Collection[int]) -> dict[int, dict[str, Any]
             .execution_options(populate_existing=True)
         )
         for row in rows:
-            contents[row.session_id][name].append(_columns(row))
+            contents[row.session_id].setdefault(name, []).append(_columns(row))
     return contents
 
 

@@ -349,3 +349,74 @@ class Addendum(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     author: Mapped[User] = relationship(lazy="joined")
+
+
+class Pregnancy(enum.StrEnum):
+    NOT_APPLICABLE = "not_applicable"
+    NEGATIVE = "negative"
+    POSITIVE = "positive"
+
+    @property
+    def label(self) -> str:
+        return {
+            "not_applicable": "Not applicable",
+            "negative": "Negative",
+            "positive": "Positive",
+        }[self.value]
+
+
+class ConcomitantMedicine(enum.StrEnum):
+    """Today's medicines that sedate or raise blood pressure (REFERENCE.md, REMS form)."""
+
+    BENZODIAZEPINE = "benzodiazepine"
+    HYPNOTIC = "hypnotic"
+    OPIOID = "opioid"
+    PSYCHOSTIMULANT = "psychostimulant"
+    MAOI = "maoi"
+
+    @property
+    def label(self) -> str:
+        return {
+            "benzodiazepine": "Benzodiazepine",
+            "hypnotic": "Non-benzodiazepine hypnotic",
+            "opioid": "Opioid",
+            "psychostimulant": "Psychostimulant",
+            "maoi": "MAOI",
+        }[self.value]
+
+
+class Screening(db.Model):
+    """The pre-session screening: one per session, corrected in place (versioned: two people
+    saving at once never replace each other unseen), every change audited. The go, warn or
+    no-go is read from it and the baseline vitals by the rules in configuration
+    (clinic/sessions/screening_rules.py); a no-go holds the first treatment until a clinician
+    overrides it with a reason. The escort named here is the session's one escort record."""
+
+    __tablename__ = "screening"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("infusion_session.id"), unique=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    pregnancy: Mapped[Pregnancy] = mapped_column(enum_column(Pregnancy))
+    last_solid_food_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_clear_fluid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    concomitant_medicines: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    alcohol_or_drugs: Mapped[bool] = mapped_column(default=False)
+    new_problems: Mapped[str] = mapped_column(sa.Text, default="")
+    suicidality_positive: Mapped[bool] = mapped_column(default=False)
+    escort_present: Mapped[bool] = mapped_column(default=False)
+    escort_name: Mapped[str] = mapped_column(sa.String(120), default="")
+    escort_relationship: Mapped[str] = mapped_column(sa.String(60), default="")
+    escort_phone: Mapped[str] = mapped_column(sa.String(40), default="")
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    override_reason: Mapped[str | None] = mapped_column(sa.Text)
+    override_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    override_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    recorded_by: Mapped[User] = relationship(foreign_keys=[recorded_by_id], lazy="joined")
+    override_by: Mapped[User | None] = relationship(foreign_keys=[override_by_id], lazy="joined")

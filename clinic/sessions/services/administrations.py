@@ -37,6 +37,7 @@ from clinic.sessions.models import (
     Method,
     Route,
 )
+from clinic.sessions.services.screening import require_screening_allows_treatment
 from clinic.sessions.services.staff import require_active
 from clinic.submissions import Saved
 
@@ -98,6 +99,8 @@ def record_administration(
             else AdministrationPurpose.TREATMENT
         ),
     )
+    if details.purpose == AdministrationPurpose.TREATMENT:
+        require_screening_allows_treatment(infusion_session)
     administration = Administration(
         session_id=infusion_session.id, recorded_by_id=actor.id, **asdict(details)
     )

@@ -15,6 +15,7 @@ from clinic.sessions.views import (
     opening,
     printing,
     scores,
+    screening,
     signoff,
     voiding,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "opening",
     "printing",
     "scores",
+    "screening",
     "signoff",
     "voiding",
 ]
