@@ -50,6 +50,9 @@ from clinic.patients.models import Indication, Patient, Sex
 from clinic.patients.services import PatientData, register_patient, update_patient
 from clinic.review.record_trail import TRAILS, check_records
 from clinic.sessions.models import (
+    AdverseEventOutcome,
+    AdverseEventSeverity,
+    AdverseEventType,
     ChecklistItem,
     Dissociation,
     InfusionEventKind,
@@ -66,6 +69,11 @@ from clinic.sessions.services.administrations import (
     InfusionEventDetails,
     record_administration,
     record_infusion_event,
+)
+from clinic.sessions.services.adverse_events import (
+    AdverseEventDetails,
+    record_adverse_event,
+    resolve_adverse_event,
 )
 from clinic.sessions.services.deviations import acknowledge_deviation
 from clinic.sessions.services.discharge import (
@@ -333,6 +341,32 @@ def charted(nurse: User, clinician: User, session_id: int, start: datetime) -> d
         ),
         None,
     ).entry
+    # Nausea, with the actions taken; the ondansetron below is the rescue given for it. The
+    # event is resolved afterwards; a second one is recorded resolved at once.
+    nausea = record_adverse_event(
+        nurse,
+        session_id,
+        AdverseEventDetails(
+            occurred_at=at(18),
+            type=AdverseEventType.NAUSEA_VOMITING,
+            severity=AdverseEventSeverity.MODERATE,
+            actions=["infusion_slowed", "medication"],
+            note="Retching",
+        ),
+        None,
+    ).entry
+    record_adverse_event(
+        nurse,
+        session_id,
+        AdverseEventDetails(
+            occurred_at=at(30),
+            type=AdverseEventType.HYPERTENSION,
+            severity=AdverseEventSeverity.MILD,
+            resolved_at=at(40),
+            outcome=AdverseEventOutcome.RESOLVED,
+        ),
+        None,
+    )
     bolus = record_administration(
         nurse,
         session_id,
@@ -351,9 +385,11 @@ def charted(nurse: User, clinician: User, session_id: int, start: datetime) -> d
             ordering_clinician_id=None,
             note="",
             order_id=orders[OrderKind.PRN],
+            adverse_event_id=nausea.id,
         ),
         None,
     ).entry
+    resolve_adverse_event(clinician, session_id, nausea.id, at(35), AdverseEventOutcome.RESOLVED)
     acknowledge_deviation(clinician, session_id, bolus.id, "Nausea persisted; 8 mg agreed")
     for details in (
         InfusionEventDetails(
@@ -459,6 +495,7 @@ def build_record() -> Record:
         ("infusion_event", "infusion_event"),
         ("score", "score"),
         ("checklist", "checklist_completion"),
+        ("adverse_event", "adverse_event"),
     ):
         newest = _db.session.scalar(
             sa.text(f"SELECT max(id) FROM {table} WHERE session_id = :s"), {"s": unsigned}

@@ -94,6 +94,11 @@ MATRIX: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "sessions.add_monitoring": ({"session_id": "session"}, CLINICAL),
     "sessions.end": ({"session_id": "session"}, CLINICAL),
     "sessions.record_screening": ({"session_id": "session"}, CLINICAL),
+    "sessions.add_adverse_event": ({"session_id": "session"}, CLINICAL),
+    "sessions.resolve_adverse_event": (
+        {"session_id": "session", "event_id": "=1"},
+        CLINICAL,
+    ),
     "sessions.override_screening": ({"session_id": "session"}, CLINICIAN_ONLY),
     "sessions.add_phq9": ({"session_id": "session"}, CLINICAL),
     "sessions.add_pain": ({"session_id": "session"}, CLINICAL),

@@ -1,6 +1,7 @@
-"""Migration 0014 (route profiles, screening) upgrades a database holding administrations
-recorded before purposes existed: each is the treatment it always was, so T+0 and the
-observation clock read them as before, and a signed session's content (its digest) is unchanged.
+"""Migrations 0014 and 0014b (route profiles, screening, adverse events) upgrade a database
+holding administrations recorded before purposes existed: each is the treatment it always was,
+so T+0 and the observation clock read them as before, and a signed session's content (its
+digest) is unchanged; no screening or adverse event is made up.
 On SQLite and, with TEST_DATABASE_URL, on PostgreSQL."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from clinic.sessions.digest import canonical_content
 from clinic.sessions.models import (
     Administration,
     AdministrationPurpose,
+    AdverseEvent,
     InfusionSession,
     Screening,
 )
@@ -113,6 +115,9 @@ def test_administrations_before_purposes_are_the_treatment_and_signed_content_ho
     content = canonical_content(session_id)
     assert all("purpose" not in row for row in content["administrations"])
     assert not any(key.startswith("discharge_override") for key in content["session"])
+    # No adverse event is made up from notes (0014b), and no administration names one.
+    assert _db.session.scalars(sa.select(AdverseEvent)).all() == []
+    assert _db.session.scalars(sa.select(Administration.adverse_event_id)).all() == [None, None]
     # No screening is made up for sessions before screenings: their chart says "not screened".
     assert _db.session.scalars(sa.select(Screening)).all() == []
     stored = _db.session.get(InfusionSession, session_id)

@@ -42,6 +42,7 @@ from clinic.sessions.digest import canonical_contents, digest_of
 from clinic.sessions.models import (
     Addendum,
     Administration,
+    AdverseEvent,
     ChecklistCompletion,
     ChecklistItem,
     InfusionEvent,
@@ -165,6 +166,12 @@ TRAILS: tuple[Trail, ...] = (
         "recorded_by_id",
         updates=("screening_updated", "screening_overridden"),
         not_audited=frozenset({"id", "version"}),
+    ),
+    Trail(
+        AdverseEvent,
+        "adverse_event_recorded",
+        "recorded_by_id",
+        updates=("entry_voided", "adverse_event_resolved"),
     ),
     Trail(
         Addendum,

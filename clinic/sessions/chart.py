@@ -34,9 +34,11 @@ from clinic.extensions import db
 from clinic.form_choices import as_choices
 from clinic.orders.models import MedicationOrder
 from clinic.orders.services import orders_in_force
+from clinic.sessions.adverse_event_section import adverse_event_section
 from clinic.sessions.course_place import course_place
 from clinic.sessions.deviations import deviations_of
 from clinic.sessions.forms.administrations import AdministrationForm, InfusionEventForm
+from clinic.sessions.forms.adverse_events import AdverseEventForm, ResolveAdverseEventForm
 from clinic.sessions.forms.deviations import AcknowledgeDeviationForm
 from clinic.sessions.forms.discharge import CancelForm, ChecklistForm, EndSessionForm
 from clinic.sessions.forms.monitoring import MonitoringForm
@@ -65,6 +67,7 @@ from clinic.sessions.route_profiles import (
 )
 from clinic.sessions.scoring import PHQ9_ANSWERS, PHQ9_ITEMS, PHQ9_STEM, phq9_band
 from clinic.sessions.screening_section import screening_section
+from clinic.sessions.services.adverse_events import adverse_events_of
 from clinic.sessions.services.discharge import ChecklistRow, checklist_rows
 from clinic.sessions.services.scores import latest_risk_score
 from clinic.sessions.services.screening import screening_of
@@ -111,6 +114,8 @@ class ShownAgain:
     deviation_forms: dict[int, AcknowledgeDeviationForm] = field(default_factory=dict)
     screening_form: ScreeningForm | None = None
     screening_override_form: ScreeningOverrideForm | None = None
+    adverse_event_form: AdverseEventForm | None = None
+    resolve_forms: dict[int, ResolveAdverseEventForm] = field(default_factory=dict)
     # What the refused signature was missing, as the service found it under the row lock.
     sign_problems: list[str] | None = None
 
@@ -125,8 +130,10 @@ class ShownAgain:
             self.addendum_form,
             self.screening_form,
             self.screening_override_form,
+            self.adverse_event_form,
         )
         yield from (form for form in singles if form is not None)
+        yield from self.resolve_forms.values()
         yield from self.event_forms.values()
         yield from self.deviation_forms.values()
         yield from self.checklist_forms.values()
@@ -262,7 +269,20 @@ def fresh_administration_form(infusion_session: InfusionSession) -> Administrati
     form.route.data = infusion_session.route.value
     form.ordering_clinician_id.choices = staff_choices(Role.CLINICIAN, "—")
     form.order_id.choices = order_choices(infusion_session.id)
+    form.adverse_event_id.choices = adverse_event_choices(infusion_session.id)
     return form
+
+
+def adverse_event_choices(session_id: int) -> list[Any]:
+    """The session's adverse events a rescue medicine may be given for."""
+    return as_choices(
+        [("", "—")]
+        + [
+            (event.id, f"{event.type.label} from {to_local(event.occurred_at):%H:%M}")
+            for event in adverse_events_of(session_id)
+            if not event.is_voided
+        ]
+    )
 
 
 def session_orders(session_id: int) -> list[MedicationOrder]:
@@ -430,6 +450,13 @@ def render_chart(
         "observation": observation(profile, administrations),
         "checkpoints": checkpoint_states(profile, infusion_session, entries, administrations, now),
         "can_override": current_user.role == Role.CLINICIAN,
+        "adverse": adverse_event_section(
+            adverse_events_of(infusion_session.id),
+            administrations,
+            editable=editable,
+            shown_form=shown_again.adverse_event_form,
+            shown_resolve_forms=shown_again.resolve_forms,
+        ),
         "screening": screening_section(
             screening_of(infusion_session.id),
             entries,

@@ -24,6 +24,7 @@ from clinic.audit.services import canonical_json
 from clinic.extensions import db
 from clinic.sessions.models import (
     Administration,
+    AdverseEvent,
     ChecklistCompletion,
     InfusionEvent,
     InfusionSession,
@@ -54,6 +55,7 @@ ADDED_AFTER_VERSION_1: dict[str, frozenset[str]] = {
             "deviation_acknowledged_at",
             "deviation_acknowledged_by_id",
             "deviation_note",
+            "adverse_event_id",
         }
     ),
 }
@@ -74,7 +76,10 @@ ENTRY_MODELS: tuple[tuple[str, type[Any]], ...] = (
 
 # Tables of the record added after version 1 was fixed: in the content only for the sessions that
 # have rows in them, so that every session signed before keeps its digest.
-ADDED_ENTRY_MODELS: tuple[tuple[str, type[Any]], ...] = (("screening", Screening),)
+ADDED_ENTRY_MODELS: tuple[tuple[str, type[Any]], ...] = (
+    ("screening", Screening),
+    ("adverse_events", AdverseEvent),
+)
 
 
 def _plain(value: Any) -> Any:

@@ -220,6 +220,10 @@ class Administration(ClinicalEntry, db.Model):
         sa.ForeignKey("user_account.id")
     )
     deviation_note: Mapped[str | None] = mapped_column(sa.Text)
+    # A rescue medicine names the adverse event it was given for (migration 0014b).
+    adverse_event_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("adverse_event.id"), index=True
+    )
 
     ordering_clinician: Mapped[User | None] = relationship(
         foreign_keys=[ordering_clinician_id], lazy="joined"
@@ -420,3 +424,76 @@ class Screening(db.Model):
 
     recorded_by: Mapped[User] = relationship(foreign_keys=[recorded_by_id], lazy="joined")
     override_by: Mapped[User | None] = relationship(foreign_keys=[override_by_id], lazy="joined")
+
+
+class AdverseEventType(enum.StrEnum):
+    HYPERTENSION = "hypertension"
+    TACHYCARDIA = "tachycardia"
+    DESATURATION = "desaturation"
+    NAUSEA_VOMITING = "nausea_vomiting"
+    EMERGENCE_REACTION = "emergence_reaction"
+    OVERSEDATION = "oversedation"
+    SEVERE_DISSOCIATION = "severe_dissociation"
+    ALLERGIC_REACTION = "allergic_reaction"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace(
+            "_", " / " if self.value == "nausea_vomiting" else " "
+        ).capitalize()
+
+
+class AdverseEventSeverity(enum.StrEnum):
+    MILD = "mild"
+    MODERATE = "moderate"
+    SEVERE = "severe"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class AdverseEventAction(enum.StrEnum):
+    """What was done. Pausing, slowing or stopping an infusion is also charted as the infusion
+    event it is; a medicine given is the rescue administration linked to the event."""
+
+    INFUSION_PAUSED = "infusion_paused"
+    INFUSION_SLOWED = "infusion_slowed"
+    INFUSION_STOPPED = "infusion_stopped"
+    OXYGEN = "oxygen"
+    MEDICATION = "medication"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class AdverseEventOutcome(enum.StrEnum):
+    RESOLVED = "resolved"
+    ONGOING = "ongoing"
+    TRANSFERRED = "transferred"
+
+    @property
+    def label(self) -> str:
+        return {
+            "resolved": "Resolved",
+            "ongoing": "Ongoing at discharge",
+            "transferred": "Transferred for further care",
+        }[self.value]
+
+
+class AdverseEvent(ClinicalEntry, db.Model):
+    """An adverse event during the session, as the nurse or clinician recorded it. The rescue
+    medicines given for it are administrations (purpose rescue) that name it."""
+
+    __tablename__ = "adverse_event"
+
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())  # onset
+    type: Mapped[AdverseEventType] = mapped_column(enum_column(AdverseEventType))
+    severity: Mapped[AdverseEventSeverity] = mapped_column(enum_column(AdverseEventSeverity))
+    actions: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[AdverseEventOutcome | None] = mapped_column(enum_column(AdverseEventOutcome))
+    note: Mapped[str] = mapped_column(sa.Text, default="")

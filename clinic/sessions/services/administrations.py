@@ -31,6 +31,7 @@ from clinic.sessions.entries import (
 from clinic.sessions.models import (
     Administration,
     AdministrationPurpose,
+    AdverseEvent,
     InfusionEvent,
     InfusionEventKind,
     InfusionSession,
@@ -61,6 +62,7 @@ class AdministrationDetails:
     concentration: str | None = None
     volume_ml: Decimal | None = None
     purpose: AdministrationPurpose = AdministrationPurpose.TREATMENT
+    adverse_event_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ def record_administration(
     )
     if details.purpose == AdministrationPurpose.TREATMENT:
         require_screening_allows_treatment(infusion_session)
+    require_adverse_event(infusion_session, details)
     administration = Administration(
         session_id=infusion_session.id, recorded_by_id=actor.id, **asdict(details)
     )
@@ -112,6 +115,23 @@ def record_administration(
         changes={"session_id": [None, infusion_session.id], **audit_values(details)},
         submission_key=submission_key,
     )
+
+
+def require_adverse_event(
+    infusion_session: InfusionSession, details: AdministrationDetails
+) -> None:
+    """A rescue medicine may name the session's adverse event it was given for; a treatment
+    never does."""
+    if details.adverse_event_id is None:
+        return
+    if details.purpose != AdministrationPurpose.RESCUE:
+        raise ChartError(
+            "Only a rescue medicine (a PRN order) is given for an adverse event.",
+            "adverse_event_id",
+        )
+    event = db.session.get(AdverseEvent, details.adverse_event_id)
+    if event is None or event.session_id != infusion_session.id or event.is_voided:
+        raise ChartError("Choose one of this session's adverse events.", "adverse_event_id")
 
 
 def require_order_in_force(

@@ -12,6 +12,7 @@ from clinic.sessions.entries import ChartError, EntryNotFoundError
 from clinic.sessions.guards import lock_session_for_change
 from clinic.sessions.models import (
     Administration,
+    AdverseEvent,
     ChecklistCompletion,
     InfusionEvent,
     MonitoringEntry,
@@ -26,6 +27,7 @@ VOIDABLE: dict[str, type[Any]] = {
     "monitoring": MonitoringEntry,
     "score": Score,
     "checklist": ChecklistCompletion,
+    "adverse_event": AdverseEvent,
 }
 
 

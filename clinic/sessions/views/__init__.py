@@ -8,6 +8,7 @@ clinic/sessions/chart.py with the refused input kept.
 from clinic.sessions.blueprint import bp
 from clinic.sessions.views import (
     administrations,
+    adverse_events,
     chart_page,
     deviations,
     discharge,
@@ -22,6 +23,7 @@ from clinic.sessions.views import (
 
 __all__ = [
     "administrations",
+    "adverse_events",
     "bp",
     "chart_page",
     "deviations",

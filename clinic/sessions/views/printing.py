@@ -11,6 +11,7 @@ from clinic.auth.models import CLINICAL_ROLES
 from clinic.clinic_time import format_local
 from clinic.database import utcnow
 from clinic.extensions import db
+from clinic.sessions.adverse_event_section import adverse_event_section
 from clinic.sessions.blueprint import bp
 from clinic.sessions.chart import (
     addenda_of,
@@ -24,6 +25,7 @@ from clinic.sessions.deviations import deviations_of
 from clinic.sessions.loading import get_session_or_404
 from clinic.sessions.models import ChecklistCompletion, ChecklistItem
 from clinic.sessions.screening_section import screening_section
+from clinic.sessions.services.adverse_events import adverse_events_of
 from clinic.sessions.services.screening import screening_of
 from clinic.sessions.services.viewing import record_session_view
 from clinic.sessions.vitals import first_dosing_time
@@ -53,6 +55,10 @@ def print_record(session_id: int) -> str:
         administrations=administrations,
         deviations={a.id: deviations_of(a, a.order) for a in administrations},
         monitoring=monitoring,
+        print_page=True,
+        adverse=adverse_event_section(
+            adverse_events_of(session_id), administrations, editable=False
+        ),
         screening=screening_section(
             screening_of(session_id),
             monitoring,
