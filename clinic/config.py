@@ -107,6 +107,9 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         },
         # When the next vitals are due: a baseline before dosing, then every interval.
         "VITALS_SCHEDULE": {"baseline_before_dosing": True, "interval_minutes": 15},
+        # Discharge readiness: the modified Aldrete total (0-10) at or above which a patient may
+        # be discharged without a clinician's override (REFERENCE.md: 9 by default).
+        "DISCHARGE_MIN_ALDRETE": _int_env("DISCHARGE_MIN_ALDRETE", 9),
         # Pre-session screening rules (REFERENCE.md "Screening defaults",
         # clinic/sessions/screening_rules.py), in order: a fact of the screening or the baseline
         # vitals, a test (equals, at_or_above, below, is_true), the outcome (no_go holds the first

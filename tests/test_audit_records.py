@@ -82,6 +82,11 @@ from clinic.sessions.services.discharge import (
     end_session,
     record_checklist,
 )
+from clinic.sessions.services.discharge_assessment import (
+    AssessmentDetails,
+    active_instructions,
+    record_discharge_assessment,
+)
 from clinic.sessions.services.monitoring import MonitoringDetails, record_monitoring
 from clinic.sessions.services.opening import SessionDetails, open_session
 from clinic.sessions.services.scores import record_pain, record_phq9
@@ -444,6 +449,14 @@ def charted(nurse: User, clinician: User, session_id: int, start: datetime) -> d
         note="Checked again at 15:10",
     )
     _db.session.commit()
+    instruction = active_instructions()[0].id
+    for minutes, score in ((60, 2), (65, 1)):  # the second is voided on the unsigned session
+        record_discharge_assessment(
+            nurse,
+            session_id,
+            AssessmentDetails(at(minutes), score, 2, 2, score, 2, True, instruction, "Steady"),
+            None,
+        )
     return {"infusion": infusion.id, "bolus": bolus.id, "vitals": vitals.id}
 
 
@@ -496,6 +509,7 @@ def build_record() -> Record:
         ("score", "score"),
         ("checklist", "checklist_completion"),
         ("adverse_event", "adverse_event"),
+        ("discharge_assessment", "discharge_assessment"),
     ):
         newest = _db.session.scalar(
             sa.text(f"SELECT max(id) FROM {table} WHERE session_id = :s"), {"s": unsigned}

@@ -95,6 +95,8 @@ MATRIX: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "sessions.end": ({"session_id": "session"}, CLINICAL),
     "sessions.record_screening": ({"session_id": "session"}, CLINICAL),
     "sessions.add_adverse_event": ({"session_id": "session"}, CLINICAL),
+    "sessions.assess_discharge": ({"session_id": "session"}, CLINICAL),
+    "sessions.handout": ({"session_id": "session"}, CLINICAL),
     "sessions.resolve_adverse_event": (
         {"session_id": "session", "event_id": "=1"},
         CLINICAL,

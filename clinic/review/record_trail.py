@@ -45,6 +45,7 @@ from clinic.sessions.models import (
     AdverseEvent,
     ChecklistCompletion,
     ChecklistItem,
+    DischargeAssessment,
     InfusionEvent,
     InfusionSession,
     MonitoringEntry,
@@ -173,6 +174,7 @@ TRAILS: tuple[Trail, ...] = (
         "recorded_by_id",
         updates=("entry_voided", "adverse_event_resolved"),
     ),
+    Trail(DischargeAssessment, "discharge_assessed", "recorded_by_id"),
     Trail(
         Addendum,
         "addendum_added",

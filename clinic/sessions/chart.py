@@ -41,6 +41,7 @@ from clinic.sessions.forms.administrations import AdministrationForm, InfusionEv
 from clinic.sessions.forms.adverse_events import AdverseEventForm, ResolveAdverseEventForm
 from clinic.sessions.forms.deviations import AcknowledgeDeviationForm
 from clinic.sessions.forms.discharge import CancelForm, ChecklistForm, EndSessionForm
+from clinic.sessions.forms.discharge_assessment import DischargeAssessmentForm
 from clinic.sessions.forms.monitoring import MonitoringForm
 from clinic.sessions.forms.scores import PainForm
 from clinic.sessions.forms.screening import ScreeningForm, ScreeningOverrideForm
@@ -69,6 +70,11 @@ from clinic.sessions.scoring import PHQ9_ANSWERS, PHQ9_ITEMS, PHQ9_STEM, phq9_ba
 from clinic.sessions.screening_section import screening_section
 from clinic.sessions.services.adverse_events import adverse_events_of
 from clinic.sessions.services.discharge import ChecklistRow, checklist_rows
+from clinic.sessions.services.discharge_assessment import (
+    active_instructions,
+    assessments_of,
+    latest_assessment,
+)
 from clinic.sessions.services.scores import latest_risk_score
 from clinic.sessions.services.screening import screening_of
 from clinic.sessions.services.signoff import sign_off_problems, signature_matches
@@ -115,6 +121,7 @@ class ShownAgain:
     screening_form: ScreeningForm | None = None
     screening_override_form: ScreeningOverrideForm | None = None
     adverse_event_form: AdverseEventForm | None = None
+    assessment_form: DischargeAssessmentForm | None = None
     resolve_forms: dict[int, ResolveAdverseEventForm] = field(default_factory=dict)
     # What the refused signature was missing, as the service found it under the row lock.
     sign_problems: list[str] | None = None
@@ -131,6 +138,7 @@ class ShownAgain:
             self.screening_form,
             self.screening_override_form,
             self.adverse_event_form,
+            self.assessment_form,
         )
         yield from (form for form in singles if form is not None)
         yield from self.resolve_forms.values()
@@ -270,6 +278,17 @@ def fresh_administration_form(infusion_session: InfusionSession) -> Administrati
     form.ordering_clinician_id.choices = staff_choices(Role.CLINICIAN, "—")
     form.order_id.choices = order_choices(infusion_session.id)
     form.adverse_event_id.choices = adverse_event_choices(infusion_session.id)
+    return form
+
+
+def instruction_choices() -> list[Any]:
+    """The current post-treatment instruction texts, by title and version."""
+    return as_choices([("", "Choose…")] + [(text.id, text.label) for text in active_instructions()])
+
+
+def _assessment_form(shown: DischargeAssessmentForm | None) -> DischargeAssessmentForm:
+    form = shown or DischargeAssessmentForm(formdata=None, prefix="assessment")
+    form.instruction_id.choices = instruction_choices()
     return form
 
 
@@ -450,6 +469,10 @@ def render_chart(
         "observation": observation(profile, administrations),
         "checkpoints": checkpoint_states(profile, infusion_session, entries, administrations, now),
         "can_override": current_user.role == Role.CLINICIAN,
+        "assessment": latest_assessment(infusion_session.id),
+        "assessments": assessments_of(infusion_session.id),
+        "assessment_form": _assessment_form(shown_again.assessment_form) if editable else None,
+        "min_aldrete": current_app.config["DISCHARGE_MIN_ALDRETE"],
         "adverse": adverse_event_section(
             adverse_events_of(infusion_session.id),
             administrations,

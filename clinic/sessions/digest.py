@@ -26,6 +26,7 @@ from clinic.sessions.models import (
     Administration,
     AdverseEvent,
     ChecklistCompletion,
+    DischargeAssessment,
     InfusionEvent,
     InfusionSession,
     MonitoringEntry,
@@ -79,6 +80,7 @@ ENTRY_MODELS: tuple[tuple[str, type[Any]], ...] = (
 ADDED_ENTRY_MODELS: tuple[tuple[str, type[Any]], ...] = (
     ("screening", Screening),
     ("adverse_events", AdverseEvent),
+    ("discharge_assessments", DischargeAssessment),
 )
 
 

@@ -497,3 +497,47 @@ class AdverseEvent(ClinicalEntry, db.Model):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[AdverseEventOutcome | None] = mapped_column(enum_column(AdverseEventOutcome))
     note: Mapped[str] = mapped_column(sa.Text, default="")
+
+
+class InstructionText(db.Model):
+    """Post-treatment instructions given to the patient at discharge: versioned data that
+    clinicians maintain (a new version is a new row; a version given is never changed)."""
+
+    __tablename__ = "instruction_text"
+    __table_args__ = (sa.UniqueConstraint("code", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(40))
+    version: Mapped[str] = mapped_column(sa.String(20))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    body: Mapped[str] = mapped_column(sa.Text)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def label(self) -> str:
+        return f"{self.title} (version {self.version})"
+
+
+ALDRETE_ITEMS = ("activity", "respiration", "circulation", "consciousness", "spo2")
+
+
+class DischargeAssessment(ClinicalEntry, db.Model):
+    """Discharge readiness: the modified Aldrete items as the nurse assessed them (each 0-2; the
+    total is their sum, a score, not a dose), the escort confirmed from the screening's record,
+    and the version of the instructions given."""
+
+    __tablename__ = "discharge_assessment"
+
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    activity: Mapped[int]
+    respiration: Mapped[int]
+    circulation: Mapped[int]
+    consciousness: Mapped[int]
+    spo2: Mapped[int]
+    total: Mapped[int]
+    escort_confirmed: Mapped[bool] = mapped_column(default=False)
+    instruction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("instruction_text.id"))
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+
+    instruction: Mapped[InstructionText | None] = relationship(lazy="joined")

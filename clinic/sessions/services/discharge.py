@@ -30,6 +30,7 @@ from clinic.sessions.models import (
     SessionStatus,
 )
 from clinic.sessions.route_profiles import Observation, observation, route_profile
+from clinic.sessions.services.discharge_assessment import latest_assessment
 from clinic.submissions import Saved
 
 
@@ -208,39 +209,57 @@ def session_observation(infusion_session: InfusionSession) -> Observation:
     return observation(profile, administrations)
 
 
+def discharge_problems(infusion_session: InfusionSession, discharged_at: datetime) -> list[str]:
+    """What a discharge at this time lacks: the route's minimum observation after the last
+    treatment, and a modified Aldrete total at the configured score (where one was assessed)."""
+    problems = []
+    kept = session_observation(infusion_session)
+    if kept.running:
+        problems.append(
+            "The infusion has no end recorded: record when it ended or stopped first, "
+            f"then {kept.minutes} minutes of observation."
+        )
+    elif not kept.allows(discharged_at):
+        assert kept.ends_at is not None
+        problems.append(
+            f"Too early: the route needs {kept.minutes} minutes of observation after the "
+            f"last treatment, until {format_local(kept.ends_at, '%H:%M')}."
+        )
+    assessment = latest_assessment(infusion_session.id)
+    minimum = current_app.config["DISCHARGE_MIN_ALDRETE"]
+    if assessment is not None and assessment.total < minimum:
+        problems.append(
+            f"The latest modified Aldrete total is {assessment.total}, below {minimum}."
+        )
+    return problems
+
+
 def require_observation_kept(
     actor: User, infusion_session: InfusionSession, discharged_at: datetime, override_reason: str
 ) -> str | None:
-    """A discharge before the route's minimum observation is refused unless a clinician
-    overrides it with a reason (DESIGN.md invariant 8). Returns the override reason to record,
-    if one is needed and given; an override already on the session stands for a correction."""
-    kept = session_observation(infusion_session)
-    if kept.allows(discharged_at):
+    """A discharge before the route's minimum observation, or below the discharge score, is
+    refused unless a clinician overrides it with a reason (DESIGN.md invariant 8). Returns the
+    override reason to record, if one is needed and given; an override already on the session
+    stands for a correction."""
+    problems = discharge_problems(infusion_session, discharged_at)
+    if not problems:
         if override_reason:
             raise ChartError(
-                "The minimum observation is kept at this time: no override is needed.",
+                "The discharge criteria are met at this time: no override is needed.",
                 "override_reason",
             )
         return None
     if not override_reason:
-        if infusion_session.discharge_override_reason and kept.ends_at is not None:
+        running = session_observation(infusion_session).running
+        if infusion_session.discharge_override_reason and not running:
             return infusion_session.discharge_override_reason
-        if kept.running:
-            message = (
-                "The infusion has no end recorded: record when it ended or stopped first, "
-                f"then {kept.minutes} minutes of observation."
-            )
-        else:
-            assert kept.ends_at is not None
-            message = (
-                f"Too early: the route needs {kept.minutes} minutes of observation after the "
-                f"last treatment, until {format_local(kept.ends_at, '%H:%M')}. "
-                "A clinician may override with a reason."
-            )
-        raise ChartError(message, "discharged_at")
+        raise ChartError(
+            " ".join(problems) + " A clinician may override with a reason.", "discharged_at"
+        )
     if actor.role != Role.CLINICIAN:
         raise ChartError(
-            "Only a clinician may override the minimum observation.", "override_reason"
+            "Only a clinician may override the minimum observation or the discharge score.",
+            "override_reason",
         )
     return override_reason
 

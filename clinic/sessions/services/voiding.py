@@ -14,6 +14,7 @@ from clinic.sessions.models import (
     Administration,
     AdverseEvent,
     ChecklistCompletion,
+    DischargeAssessment,
     InfusionEvent,
     MonitoringEntry,
     Score,
@@ -28,6 +29,7 @@ VOIDABLE: dict[str, type[Any]] = {
     "score": Score,
     "checklist": ChecklistCompletion,
     "adverse_event": AdverseEvent,
+    "discharge_assessment": DischargeAssessment,
 }
 
 

@@ -71,6 +71,7 @@ def status_part(kind: str, entry: Any) -> str:
         "administration": "administrations",
         "score": "scores",
         "adverse_event": "adverse-events",
+        "discharge_assessment": "assessment",
     }[kind]
 
 
@@ -95,6 +96,8 @@ def describe_entry(kind: str, entry: Any) -> str:
         return f"Monitoring at {at}: " + ", ".join(v for v in values if v)
     if kind == "infusion_event":
         return f"Infusion {entry.kind.label.lower()} at {at}"
+    if kind == "discharge_assessment":
+        return f"Discharge assessment at {at}: modified Aldrete {entry.total}"
     if kind == "adverse_event":
         return f"Adverse event: {entry.type.label}, {entry.severity.label.lower()}, onset {at}"
     if kind == "score":
