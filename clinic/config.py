@@ -107,6 +107,121 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         },
         # When the next vitals are due: a baseline before dosing, then every interval.
         "VITALS_SCHEDULE": {"baseline_before_dosing": True, "interval_minutes": 15},
+        # Discharge readiness: the modified Aldrete total (0-10) at or above which a patient may
+        # be discharged without a clinician's override (REFERENCE.md: 9 by default).
+        "DISCHARGE_MIN_ALDRETE": _int_env("DISCHARGE_MIN_ALDRETE", 9),
+        # Pre-session screening rules (REFERENCE.md "Screening defaults",
+        # clinic/sessions/screening_rules.py), in order: a fact of the screening or the baseline
+        # vitals, a test (equals, at_or_above, below, is_true), the outcome (no_go holds the first
+        # treatment until a clinician overrides it; warn is shown to the clinician) and the
+        # reason in words. Strings for numbers, so no threshold passes through a float.
+        "SCREENING_RULES": [
+            {
+                "fact": "baseline_systolic_bp",
+                "at_or_above": "160",
+                "outcome": "no_go",
+                "reason": "Baseline systolic BP at or above 160",
+            },
+            {
+                "fact": "baseline_diastolic_bp",
+                "at_or_above": "100",
+                "outcome": "no_go",
+                "reason": "Baseline diastolic BP at or above 100",
+            },
+            {
+                "fact": "pregnancy",
+                "equals": "positive",
+                "outcome": "no_go",
+                "reason": "Pregnancy positive",
+            },
+            {
+                "fact": "hours_since_solid_food",
+                "below": "6",
+                "outcome": "warn",
+                "reason": "Solid food within 6 hours",
+            },
+            {
+                "fact": "hours_since_clear_fluid",
+                "below": "2",
+                "outcome": "warn",
+                "reason": "Clear fluids within 2 hours",
+            },
+            {
+                "fact": "concomitant_medicines",
+                "is_true": True,
+                "outcome": "warn",
+                "reason": "Takes medicines today that sedate or raise blood pressure",
+            },
+            {
+                "fact": "alcohol_or_drugs",
+                "is_true": True,
+                "outcome": "warn",
+                "reason": "Alcohol or drugs in the last 24 hours",
+            },
+            {
+                "fact": "new_problems",
+                "is_true": True,
+                "outcome": "warn",
+                "reason": "New medical problems",
+            },
+            {
+                "fact": "suicidality_positive",
+                "is_true": True,
+                "outcome": "warn",
+                "reason": "Suicidality screen positive",
+            },
+            {
+                "fact": "no_escort",
+                "is_true": True,
+                "outcome": "warn",
+                "reason": "No escort present",
+            },
+            {
+                "fact": "no_baseline_bp",
+                "is_true": True,
+                "outcome": "warn",
+                "reason": "No baseline blood pressure recorded yet",
+            },
+        ],
+        # Route profiles (REFERENCE.md "Route profiles", clinic/sessions/route_profiles.py): per
+        # route, the vitals interval (VITALS_SCHEDULE's unless the profile says its own; shorter
+        # in the first minutes after T+0 where said), the
+        # named checkpoints the chart shows due, done or missed, and the minimum observation
+        # after the end of the last treatment administration, before which a discharge needs a
+        # clinician's override. "default" serves a route without a profile of its own.
+        # A checkpoint is "before_dosing", "end_of_dosing", "before_discharge" or a number of
+        # minutes after T+0, with a window either side, and the vital it needs.
+        "ROUTE_PROFILES": {
+            "iv": {
+                "early_interval_minutes": 10,
+                "early_minutes": 40,
+                "checkpoints": [
+                    {"name": "Baseline before dosing", "at": "before_dosing"},
+                    {"name": "End of infusion", "at": "end_of_dosing", "window_minutes": 15},
+                ],
+                "observe_minutes": 30,
+            },
+            "im": {
+                "checkpoints": [{"name": "Baseline before dosing", "at": "before_dosing"}],
+                "observe_minutes": 60,
+            },
+            "intranasal": {
+                "checkpoints": [
+                    {"name": "BP before dosing", "at": "before_dosing"},
+                    {"name": "BP at T+40", "at": 40, "window_minutes": 10},
+                    {
+                        "name": "BP before completion",
+                        "at": "before_discharge",
+                        "window_minutes": 30,
+                    },
+                ],
+                "observe_minutes": 120,
+            },
+            "default": {
+                "checkpoints": [{"name": "Baseline before dosing", "at": "before_dosing"}],
+                "observe_minutes": 60,
+            },
+        },
         # Request bodies (a 413 beyond): the whole body, one form field held in memory (also the
         # whole of an urlencoded form), and the number of parts of a multipart form. No form of
         # the clinic comes near them; nothing is uploaded.

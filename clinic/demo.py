@@ -301,10 +301,12 @@ def _chart_session(
             done=True,
             detail="Sam Demo" if item.detail_label else None,
         )
+    # After every route's minimum observation (ROUTE_PROFILES): esketamine's last device goes
+    # in at +20 and needs 120 minutes after it; a discharge at +120 is refused since issue 14.
     end_session(
         nurse,
         session_id,
-        started_at + timedelta(minutes=120),
+        started_at + timedelta(minutes=150),
         "Sam Demo (partner)",
         expected_version=db.session.get(InfusionSession, session_id).version,
     )

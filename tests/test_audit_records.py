@@ -50,6 +50,9 @@ from clinic.patients.models import Indication, Patient, Sex
 from clinic.patients.services import PatientData, register_patient, update_patient
 from clinic.review.record_trail import TRAILS, check_records
 from clinic.sessions.models import (
+    AdverseEventOutcome,
+    AdverseEventSeverity,
+    AdverseEventType,
     ChecklistItem,
     Dissociation,
     InfusionEventKind,
@@ -57,6 +60,7 @@ from clinic.sessions.models import (
     Method,
     Nausea,
     Phase,
+    Pregnancy,
     Route,
     ScoreTiming,
 )
@@ -66,6 +70,11 @@ from clinic.sessions.services.administrations import (
     record_administration,
     record_infusion_event,
 )
+from clinic.sessions.services.adverse_events import (
+    AdverseEventDetails,
+    record_adverse_event,
+    resolve_adverse_event,
+)
 from clinic.sessions.services.deviations import acknowledge_deviation
 from clinic.sessions.services.discharge import (
     active_checklist_items,
@@ -73,9 +82,19 @@ from clinic.sessions.services.discharge import (
     end_session,
     record_checklist,
 )
+from clinic.sessions.services.discharge_assessment import (
+    AssessmentDetails,
+    active_instructions,
+    record_discharge_assessment,
+)
 from clinic.sessions.services.monitoring import MonitoringDetails, record_monitoring
 from clinic.sessions.services.opening import SessionDetails, open_session
 from clinic.sessions.services.scores import record_pain, record_phq9
+from clinic.sessions.services.screening import (
+    ScreeningDetails,
+    override_screening,
+    record_screening,
+)
 from clinic.sessions.services.signoff import add_addendum, sign_session
 from clinic.sessions.services.voiding import void_entry
 from clinic.sqlite_support import READ_SNAPSHOT
@@ -278,6 +297,32 @@ def charted(nurse: User, clinician: User, session_id: int, start: datetime) -> d
         # As the chart's form enters it: clinic time, whole minutes.
         return to_local(start + timedelta(minutes=minutes))
 
+    # Screened a no-go, overridden by the clinician, then corrected: every screening column filled.
+    screened = ScreeningDetails(
+        occurred_at=at(0),
+        pregnancy=Pregnancy.POSITIVE,
+        last_solid_food_at=at(-500),
+        last_clear_fluid_at=at(-200),
+        concomitant_medicines=["benzodiazepine"],
+        alcohol_or_drugs=True,
+        new_problems="Cold last week",
+        suicidality_positive=True,
+        escort_present=True,
+        escort_name="Sam Doe",
+        escort_relationship="Partner",
+        escort_phone="555-0100",
+        note="Screened in the chair",
+    )
+    screening = record_screening(nurse, session_id, screened, None, None).entry
+    override_screening(clinician, session_id, "Home test was a false positive")
+    _db.session.flush()
+    record_screening(
+        nurse,
+        session_id,
+        replace(screened, pregnancy=Pregnancy.NEGATIVE, note="Repeat test negative"),
+        screening.version,
+        None,
+    )
     infusion = record_administration(
         nurse,
         session_id,
@@ -301,6 +346,32 @@ def charted(nurse: User, clinician: User, session_id: int, start: datetime) -> d
         ),
         None,
     ).entry
+    # Nausea, with the actions taken; the ondansetron below is the rescue given for it. The
+    # event is resolved afterwards; a second one is recorded resolved at once.
+    nausea = record_adverse_event(
+        nurse,
+        session_id,
+        AdverseEventDetails(
+            occurred_at=at(18),
+            type=AdverseEventType.NAUSEA_VOMITING,
+            severity=AdverseEventSeverity.MODERATE,
+            actions=["infusion_slowed", "medication"],
+            note="Retching",
+        ),
+        None,
+    ).entry
+    record_adverse_event(
+        nurse,
+        session_id,
+        AdverseEventDetails(
+            occurred_at=at(30),
+            type=AdverseEventType.HYPERTENSION,
+            severity=AdverseEventSeverity.MILD,
+            resolved_at=at(40),
+            outcome=AdverseEventOutcome.RESOLVED,
+        ),
+        None,
+    )
     bolus = record_administration(
         nurse,
         session_id,
@@ -319,9 +390,11 @@ def charted(nurse: User, clinician: User, session_id: int, start: datetime) -> d
             ordering_clinician_id=None,
             note="",
             order_id=orders[OrderKind.PRN],
+            adverse_event_id=nausea.id,
         ),
         None,
     ).entry
+    resolve_adverse_event(clinician, session_id, nausea.id, at(35), AdverseEventOutcome.RESOLVED)
     acknowledge_deviation(clinician, session_id, bolus.id, "Nausea persisted; 8 mg agreed")
     for details in (
         InfusionEventDetails(
@@ -376,6 +449,14 @@ def charted(nurse: User, clinician: User, session_id: int, start: datetime) -> d
         note="Checked again at 15:10",
     )
     _db.session.commit()
+    instruction = active_instructions()[0].id
+    for minutes, score in ((60, 2), (65, 1)):  # the second is voided on the unsigned session
+        record_discharge_assessment(
+            nurse,
+            session_id,
+            AssessmentDetails(at(minutes), score, 2, 2, score, 2, True, instruction, "Steady"),
+            None,
+        )
     return {"infusion": infusion.id, "bolus": bolus.id, "vitals": vitals.id}
 
 
@@ -427,6 +508,8 @@ def build_record() -> Record:
         ("infusion_event", "infusion_event"),
         ("score", "score"),
         ("checklist", "checklist_completion"),
+        ("adverse_event", "adverse_event"),
+        ("discharge_assessment", "discharge_assessment"),
     ):
         newest = _db.session.scalar(
             sa.text(f"SELECT max(id) FROM {table} WHERE session_id = :s"), {"s": unsigned}
@@ -434,7 +517,15 @@ def build_record() -> Record:
         void_entry(clinician, unsigned, kind, newest, "Entered twice")
     _db.session.commit()
     version = _db.session.get(InfusionSession, unsigned).version
-    end_session(nurse, unsigned, to_local(start + timedelta(minutes=90)), "Sam Doe", version)
+    # Before the route's 30 minutes after the infusion's end (at 45): a clinician's override.
+    end_session(
+        clinician,
+        unsigned,
+        to_local(start + timedelta(minutes=70)),
+        "Sam Doe",
+        version,
+        override_reason="Recovered; escort must leave",
+    )
     _db.session.commit()
 
     cancelled = opened(nurse, clinician, other, minute(utcnow()) - timedelta(hours=1))
@@ -560,7 +651,7 @@ def other_value(table: sa.Table, column: sa.Column[Any], value: Any) -> Any:
     if column.foreign_keys:
         (fk,) = column.foreign_keys
         query = sa.select(fk.column).where(fk.column != value).order_by(fk.column)
-        if table.name == "signature":  # one signature per session
+        if table.name in ("signature", "screening"):  # one per session
             query = query.where(fk.column.not_in(sa.select(table.c.session_id)))
         return _db.session.scalar(query.limit(1))
     if isinstance(value, bool):
@@ -577,6 +668,8 @@ def other_value(table: sa.Table, column: sa.Column[Any], value: Any) -> Any:
         return value + timedelta(days=1)
     if isinstance(value, str):
         return value[:-1] + ("y" if value.endswith("x") else "x")
+    if isinstance(value, list) and value and isinstance(value[-1], str):
+        return [*value[:-1], value[-1] + "x"]
     if isinstance(value, list):
         return [*value[:-1], value[-1] + 1 if value[-1] < 3 else value[-1] - 1]
     raise AssertionError(f"no change written for {column} = {value!r}: extend other_value")

@@ -42,12 +42,15 @@ from clinic.sessions.digest import canonical_contents, digest_of
 from clinic.sessions.models import (
     Addendum,
     Administration,
+    AdverseEvent,
     ChecklistCompletion,
     ChecklistItem,
+    DischargeAssessment,
     InfusionEvent,
     InfusionSession,
     MonitoringEntry,
     Score,
+    Screening,
     SessionStatus,
     Signature,
 )
@@ -136,7 +139,7 @@ TRAILS: tuple[Trail, ...] = (
         "administration_recorded",
         "recorded_by_id",
         updates=("entry_voided", "deviation_acknowledged"),
-        since=ENTRY_SINCE,
+        since=ENTRY_SINCE | {"purpose"},
     ),
     Trail(
         InfusionEvent,
@@ -158,6 +161,20 @@ TRAILS: tuple[Trail, ...] = (
         since=ENTRY_SINCE | {"session_id"},
         renamed={"item": "item_id"},
     ),
+    Trail(
+        Screening,
+        "screening_recorded",
+        "recorded_by_id",
+        updates=("screening_updated", "screening_overridden"),
+        not_audited=frozenset({"id", "version"}),
+    ),
+    Trail(
+        AdverseEvent,
+        "adverse_event_recorded",
+        "recorded_by_id",
+        updates=("entry_voided", "adverse_event_resolved"),
+    ),
+    Trail(DischargeAssessment, "discharge_assessed", "recorded_by_id"),
     Trail(
         Addendum,
         "addendum_added",

@@ -34,13 +34,17 @@ from clinic.extensions import db
 from clinic.form_choices import as_choices
 from clinic.orders.models import MedicationOrder
 from clinic.orders.services import orders_in_force
+from clinic.sessions.adverse_event_section import adverse_event_section
 from clinic.sessions.course_place import course_place
 from clinic.sessions.deviations import deviations_of, doses_by_order
 from clinic.sessions.forms.administrations import AdministrationForm, InfusionEventForm
+from clinic.sessions.forms.adverse_events import AdverseEventForm, ResolveAdverseEventForm
 from clinic.sessions.forms.deviations import AcknowledgeDeviationForm
 from clinic.sessions.forms.discharge import CancelForm, ChecklistForm, EndSessionForm
+from clinic.sessions.forms.discharge_assessment import DischargeAssessmentForm
 from clinic.sessions.forms.monitoring import MonitoringForm
 from clinic.sessions.forms.scores import PainForm
+from clinic.sessions.forms.screening import ScreeningForm, ScreeningOverrideForm
 from clinic.sessions.forms.signoff import AddendumForm, SignForm
 from clinic.sessions.loading import get_session_or_404
 from clinic.sessions.models import (
@@ -57,9 +61,23 @@ from clinic.sessions.models import (
     SessionStatus,
     Signature,
 )
+from clinic.sessions.route_profiles import (
+    checkpoint_states,
+    observation,
+    route_profile,
+    vitals_schedule,
+)
 from clinic.sessions.scoring import PHQ9_ANSWERS, PHQ9_ITEMS, PHQ9_STEM, phq9_band
+from clinic.sessions.screening_section import screening_section
+from clinic.sessions.services.adverse_events import adverse_events_of
 from clinic.sessions.services.discharge import ChecklistRow, checklist_rows
+from clinic.sessions.services.discharge_assessment import (
+    active_instructions,
+    assessments_of,
+    latest_assessment,
+)
 from clinic.sessions.services.scores import latest_risk_score
+from clinic.sessions.services.screening import screening_of
 from clinic.sessions.services.signoff import sign_off_problems, signature_matches
 from clinic.sessions.services.staff import staff_choices
 from clinic.sessions.services.viewing import record_session_view
@@ -101,6 +119,11 @@ class ShownAgain:
     sign_form: SignForm | None = None
     addendum_form: AddendumForm | None = None
     deviation_forms: dict[int, AcknowledgeDeviationForm] = field(default_factory=dict)
+    screening_form: ScreeningForm | None = None
+    screening_override_form: ScreeningOverrideForm | None = None
+    adverse_event_form: AdverseEventForm | None = None
+    assessment_form: DischargeAssessmentForm | None = None
+    resolve_forms: dict[int, ResolveAdverseEventForm] = field(default_factory=dict)
     # What the refused signature was missing, as the service found it under the row lock.
     sign_problems: list[str] | None = None
 
@@ -113,8 +136,13 @@ class ShownAgain:
             self.cancel_form,
             self.sign_form,
             self.addendum_form,
+            self.screening_form,
+            self.screening_override_form,
+            self.adverse_event_form,
+            self.assessment_form,
         )
         yield from (form for form in singles if form is not None)
+        yield from self.resolve_forms.values()
         yield from self.event_forms.values()
         yield from self.deviation_forms.values()
         yield from self.checklist_forms.values()
@@ -250,7 +278,31 @@ def fresh_administration_form(infusion_session: InfusionSession) -> Administrati
     form.route.data = infusion_session.route.value
     form.ordering_clinician_id.choices = staff_choices(Role.CLINICIAN, "—")
     form.order_id.choices = order_choices(infusion_session.id)
+    form.adverse_event_id.choices = adverse_event_choices(infusion_session.id)
     return form
+
+
+def instruction_choices() -> list[Any]:
+    """The current post-treatment instruction texts, by title and version."""
+    return as_choices([("", "Choose…")] + [(text.id, text.label) for text in active_instructions()])
+
+
+def _assessment_form(shown: DischargeAssessmentForm | None) -> DischargeAssessmentForm:
+    form = shown or DischargeAssessmentForm(formdata=None, prefix="assessment")
+    form.instruction_id.choices = instruction_choices()
+    return form
+
+
+def adverse_event_choices(session_id: int) -> list[Any]:
+    """The session's adverse events a rescue medicine may be given for."""
+    return as_choices(
+        [("", "—")]
+        + [
+            (event.id, f"{event.type.label} from {to_local(event.occurred_at):%H:%M}")
+            for event in adverse_events_of(session_id)
+            if not event.is_voided
+        ]
+    )
 
 
 def session_orders(session_id: int) -> list[MedicationOrder]:
@@ -394,6 +446,8 @@ def render_chart(
             if _takes_events(administration)
         }
     deviations = deviation_rows(administrations, editable, shown_again)
+    profile = route_profile(current_app.config["ROUTE_PROFILES"], infusion_session.route.value)
+    now = utcnow()
     context: dict[str, Any] = {
         "infusion_session": infusion_session,
         "patient": infusion_session.patient,
@@ -417,8 +471,31 @@ def render_chart(
             infusion_session,
             entries,
             administrations,
-            current_app.config["VITALS_SCHEDULE"],
-            utcnow(),
+            vitals_schedule(profile, current_app.config["VITALS_SCHEDULE"], t_zero, now),
+            now,
+        ),
+        "observation": observation(profile, administrations),
+        "checkpoints": checkpoint_states(profile, infusion_session, entries, administrations, now),
+        "can_override": current_user.role == Role.CLINICIAN,
+        "assessment": latest_assessment(infusion_session.id),
+        "assessments": assessments_of(infusion_session.id),
+        "assessment_form": _assessment_form(shown_again.assessment_form) if editable else None,
+        "min_aldrete": current_app.config["DISCHARGE_MIN_ALDRETE"],
+        "adverse": adverse_event_section(
+            adverse_events_of(infusion_session.id),
+            administrations,
+            editable=editable,
+            shown_form=shown_again.adverse_event_form,
+            shown_resolve_forms=shown_again.resolve_forms,
+        ),
+        "screening": screening_section(
+            screening_of(infusion_session.id),
+            entries,
+            t_zero,
+            editable=editable,
+            can_override=current_user.role == Role.CLINICIAN,
+            shown_form=shown_again.screening_form,
+            shown_override_form=shown_again.screening_override_form,
         ),
         "editable": editable,
         "monitoring_form": (

@@ -24,11 +24,14 @@ from clinic.audit.services import canonical_json
 from clinic.extensions import db
 from clinic.sessions.models import (
     Administration,
+    AdverseEvent,
     ChecklistCompletion,
+    DischargeAssessment,
     InfusionEvent,
     InfusionSession,
     MonitoringEntry,
     Score,
+    Screening,
 )
 
 DIGEST_VERSION = 1
@@ -42,7 +45,9 @@ _HEADER_EXCLUDED = frozenset({"status", "version"})
 # tamper warning); a value written into one of them afterwards changes the digest like any other
 # change, and on the sessions that hold one it is signed as any column is.
 ADDED_AFTER_VERSION_1: dict[str, frozenset[str]] = {
-    "infusion_session": frozenset({"consent_id", "course_id"}),
+    "infusion_session": frozenset(
+        {"consent_id", "course_id", "discharge_override_by_id", "discharge_override_reason"}
+    ),
     "administration": frozenset(
         {
             "order_id",
@@ -51,9 +56,15 @@ ADDED_AFTER_VERSION_1: dict[str, frozenset[str]] = {
             "deviation_acknowledged_at",
             "deviation_acknowledged_by_id",
             "deviation_note",
+            "adverse_event_id",
         }
     ),
 }
+
+# Columns added later that every earlier row holds at a default meaning what those rows always
+# meant (every administration before purposes was the treatment): left out at that value, so the
+# sessions signed before keep their digest; any other value is signed.
+LEFT_OUT_AT: dict[str, dict[str, str]] = {"administration": {"purpose": "treatment"}}
 
 ENTRY_MODELS: tuple[tuple[str, type[Any]], ...] = (
     ("administrations", Administration),
@@ -61,6 +72,15 @@ ENTRY_MODELS: tuple[tuple[str, type[Any]], ...] = (
     ("monitoring", MonitoringEntry),
     ("scores", Score),
     ("checklist", ChecklistCompletion),
+)
+
+
+# Tables of the record added after version 1 was fixed: in the content only for the sessions that
+# have rows in them, so that every session signed before keeps its digest.
+ADDED_ENTRY_MODELS: tuple[tuple[str, type[Any]], ...] = (
+    ("screening", Screening),
+    ("adverse_events", AdverseEvent),
+    ("discharge_assessments", DischargeAssessment),
 )
 
 
@@ -82,11 +102,16 @@ def _plain(value: Any) -> Any:
 def _columns(obj: Any, excluded: frozenset[str] = frozenset()) -> dict[str, Any]:
     mapper = sa.inspect(type(obj))
     added = ADDED_AFTER_VERSION_1.get(mapper.local_table.name, frozenset())
-    return {
+    left_out = LEFT_OUT_AT.get(mapper.local_table.name, {})
+    columns = {
         attr.key: _plain(getattr(obj, attr.key))
         for attr in mapper.column_attrs
         if attr.key not in excluded and not (attr.key in added and getattr(obj, attr.key) is None)
     }
+    for name, value in left_out.items():
+        if columns.get(name) == value:
+            del columns[name]
+    return columns
 
 
 def canonical_contents(session_ids: Collection[int]) -> dict[int, dict[str, Any]]:
@@ -106,7 +131,7 @@ def canonical_contents(session_ids: Collection[int]) -> dict[int, dict[str, Any]
         }
         for infusion_session in sessions
     }
-    for name, model in ENTRY_MODELS:
+    for name, model in ENTRY_MODELS + ADDED_ENTRY_MODELS:
         rows = db.session.scalars(
             sa.select(model)
             .where(model.session_id.in_(ids))
@@ -114,7 +139,7 @@ def canonical_contents(session_ids: Collection[int]) -> dict[int, dict[str, Any]
             .execution_options(populate_existing=True)
         )
         for row in rows:
-            contents[row.session_id][name].append(_columns(row))
+            contents[row.session_id].setdefault(name, []).append(_columns(row))
     return contents
 
 

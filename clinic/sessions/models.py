@@ -54,6 +54,18 @@ class InfusionEventKind(enum.StrEnum):
         return self.value.replace("_", " ").capitalize()
 
 
+class AdministrationPurpose(enum.StrEnum):
+    """Why something was given: the treatment itself (sets T+0 and the observation clock), or a
+    rescue medicine for an adverse event (never moves either)."""
+
+    TREATMENT = "treatment"
+    RESCUE = "rescue"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
 class Phase(enum.StrEnum):
     BASELINE = "baseline"
     DURING = "during"
@@ -114,6 +126,10 @@ class InfusionSession(db.Model):
     # Ending: the discharge time and who the patient left with, or a cancellation.
     discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     discharged_with: Mapped[str | None] = mapped_column(sa.String(120))
+    # A discharge before the route's minimum observation (clinic/sessions/route_profiles.py) is
+    # recorded only with a clinician's override: who, and why.
+    discharge_override_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    discharge_override_reason: Mapped[str | None] = mapped_column(sa.Text)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancel_reason: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -125,6 +141,9 @@ class InfusionSession(db.Model):
     patient: Mapped[Patient] = relationship()
     attending_clinician: Mapped[User] = relationship(foreign_keys=[attending_clinician_id])
     nurse: Mapped[User] = relationship(foreign_keys=[nurse_id])
+    discharge_override_by: Mapped[User | None] = relationship(
+        foreign_keys=[discharge_override_by_id]
+    )
     consent: Mapped[Consent | None] = relationship()
     course: Mapped[TreatmentCourse | None] = relationship()
     signature: Mapped[Signature | None] = relationship(back_populates="session", uselist=False)
@@ -170,6 +189,13 @@ class ClinicalEntry:
 class Administration(ClinicalEntry, db.Model):
     __tablename__ = "administration"
 
+    # Every administration recorded before purposes existed was the treatment (migration 0014).
+    purpose: Mapped[AdministrationPurpose] = mapped_column(
+        enum_column(AdministrationPurpose),
+        default=AdministrationPurpose.TREATMENT,
+        server_default=AdministrationPurpose.TREATMENT.value,
+    )
+
     drug: Mapped[str] = mapped_column(sa.String(120))
     route: Mapped[Route] = mapped_column(enum_column(Route))
     method: Mapped[Method] = mapped_column(enum_column(Method))
@@ -194,6 +220,10 @@ class Administration(ClinicalEntry, db.Model):
         sa.ForeignKey("user_account.id")
     )
     deviation_note: Mapped[str | None] = mapped_column(sa.Text)
+    # A rescue medicine names the adverse event it was given for (migration 0014b).
+    adverse_event_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("adverse_event.id"), index=True
+    )
 
     ordering_clinician: Mapped[User | None] = relationship(
         foreign_keys=[ordering_clinician_id], lazy="joined"
@@ -323,3 +353,191 @@ class Addendum(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     author: Mapped[User] = relationship(lazy="joined")
+
+
+class Pregnancy(enum.StrEnum):
+    NOT_APPLICABLE = "not_applicable"
+    NEGATIVE = "negative"
+    POSITIVE = "positive"
+
+    @property
+    def label(self) -> str:
+        return {
+            "not_applicable": "Not applicable",
+            "negative": "Negative",
+            "positive": "Positive",
+        }[self.value]
+
+
+class ConcomitantMedicine(enum.StrEnum):
+    """Today's medicines that sedate or raise blood pressure (REFERENCE.md, REMS form)."""
+
+    BENZODIAZEPINE = "benzodiazepine"
+    HYPNOTIC = "hypnotic"
+    OPIOID = "opioid"
+    PSYCHOSTIMULANT = "psychostimulant"
+    MAOI = "maoi"
+
+    @property
+    def label(self) -> str:
+        return {
+            "benzodiazepine": "Benzodiazepine",
+            "hypnotic": "Non-benzodiazepine hypnotic",
+            "opioid": "Opioid",
+            "psychostimulant": "Psychostimulant",
+            "maoi": "MAOI",
+        }[self.value]
+
+
+class Screening(db.Model):
+    """The pre-session screening: one per session, corrected in place (versioned: two people
+    saving at once never replace each other unseen), every change audited. The go, warn or
+    no-go is read from it and the baseline vitals by the rules in configuration
+    (clinic/sessions/screening_rules.py); a no-go holds the first treatment until a clinician
+    overrides it with a reason. The escort named here is the session's one escort record."""
+
+    __tablename__ = "screening"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("infusion_session.id"), unique=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    pregnancy: Mapped[Pregnancy] = mapped_column(enum_column(Pregnancy))
+    last_solid_food_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_clear_fluid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    concomitant_medicines: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    alcohol_or_drugs: Mapped[bool] = mapped_column(default=False)
+    new_problems: Mapped[str] = mapped_column(sa.Text, default="")
+    suicidality_positive: Mapped[bool] = mapped_column(default=False)
+    escort_present: Mapped[bool] = mapped_column(default=False)
+    escort_name: Mapped[str] = mapped_column(sa.String(120), default="")
+    escort_relationship: Mapped[str] = mapped_column(sa.String(60), default="")
+    escort_phone: Mapped[str] = mapped_column(sa.String(40), default="")
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    override_reason: Mapped[str | None] = mapped_column(sa.Text)
+    override_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    override_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    recorded_by: Mapped[User] = relationship(foreign_keys=[recorded_by_id], lazy="joined")
+    override_by: Mapped[User | None] = relationship(foreign_keys=[override_by_id], lazy="joined")
+
+
+class AdverseEventType(enum.StrEnum):
+    HYPERTENSION = "hypertension"
+    TACHYCARDIA = "tachycardia"
+    DESATURATION = "desaturation"
+    NAUSEA_VOMITING = "nausea_vomiting"
+    EMERGENCE_REACTION = "emergence_reaction"
+    OVERSEDATION = "oversedation"
+    SEVERE_DISSOCIATION = "severe_dissociation"
+    ALLERGIC_REACTION = "allergic_reaction"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace(
+            "_", " / " if self.value == "nausea_vomiting" else " "
+        ).capitalize()
+
+
+class AdverseEventSeverity(enum.StrEnum):
+    MILD = "mild"
+    MODERATE = "moderate"
+    SEVERE = "severe"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class AdverseEventAction(enum.StrEnum):
+    """What was done. Pausing, slowing or stopping an infusion is also charted as the infusion
+    event it is; a medicine given is the rescue administration linked to the event."""
+
+    INFUSION_PAUSED = "infusion_paused"
+    INFUSION_SLOWED = "infusion_slowed"
+    INFUSION_STOPPED = "infusion_stopped"
+    OXYGEN = "oxygen"
+    MEDICATION = "medication"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class AdverseEventOutcome(enum.StrEnum):
+    RESOLVED = "resolved"
+    ONGOING = "ongoing"
+    TRANSFERRED = "transferred"
+
+    @property
+    def label(self) -> str:
+        return {
+            "resolved": "Resolved",
+            "ongoing": "Ongoing at discharge",
+            "transferred": "Transferred for further care",
+        }[self.value]
+
+
+class AdverseEvent(ClinicalEntry, db.Model):
+    """An adverse event during the session, as the nurse or clinician recorded it. The rescue
+    medicines given for it are administrations (purpose rescue) that name it."""
+
+    __tablename__ = "adverse_event"
+
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())  # onset
+    type: Mapped[AdverseEventType] = mapped_column(enum_column(AdverseEventType))
+    severity: Mapped[AdverseEventSeverity] = mapped_column(enum_column(AdverseEventSeverity))
+    actions: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[AdverseEventOutcome | None] = mapped_column(enum_column(AdverseEventOutcome))
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+
+
+class InstructionText(db.Model):
+    """Post-treatment instructions given to the patient at discharge: versioned data that
+    clinicians maintain (a new version is a new row; a version given is never changed)."""
+
+    __tablename__ = "instruction_text"
+    __table_args__ = (sa.UniqueConstraint("code", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(40))
+    version: Mapped[str] = mapped_column(sa.String(20))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    body: Mapped[str] = mapped_column(sa.Text)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def label(self) -> str:
+        return f"{self.title} (version {self.version})"
+
+
+ALDRETE_ITEMS = ("activity", "respiration", "circulation", "consciousness", "spo2")
+
+
+class DischargeAssessment(ClinicalEntry, db.Model):
+    """Discharge readiness: the modified Aldrete items as the nurse assessed them (each 0-2; the
+    total is their sum, a score, not a dose), the escort confirmed from the screening's record,
+    and the version of the instructions given."""
+
+    __tablename__ = "discharge_assessment"
+
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    activity: Mapped[int]
+    respiration: Mapped[int]
+    circulation: Mapped[int]
+    consciousness: Mapped[int]
+    spo2: Mapped[int]
+    total: Mapped[int]
+    escort_confirmed: Mapped[bool] = mapped_column(default=False)
+    instruction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("instruction_text.id"))
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+
+    instruction: Mapped[InstructionText | None] = relationship(lazy="joined")

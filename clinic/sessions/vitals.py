@@ -14,7 +14,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from clinic.sessions.models import Administration, InfusionSession, MonitoringEntry
+from clinic.sessions.models import (
+    Administration,
+    AdministrationPurpose,
+    InfusionSession,
+    MonitoringEntry,
+)
 
 # field -> (lowest, highest) accepted, inclusive, in the unit the form asks for.
 PLAUSIBLE: dict[str, tuple[Decimal, Decimal]] = {
@@ -66,8 +71,13 @@ def abnormal_flags(entry: MonitoringEntry, thresholds: Mapping[str, Mapping[str,
 
 
 def first_dosing_time(administrations: Iterable[Administration]) -> datetime | None:
-    """Start of the first administration still on the record: T+0 of the flowsheet."""
-    starts = [a.started_at for a in administrations if not a.is_voided]
+    """Start of the first treatment administration still on the record: T+0 of the flowsheet.
+    A rescue medicine (ondansetron before the ketamine, say) never moves it."""
+    starts = [
+        a.started_at
+        for a in administrations
+        if not a.is_voided and a.purpose == AdministrationPurpose.TREATMENT
+    ]
     return min(starts) if starts else None
 
 

@@ -95,6 +95,10 @@ class AdministrationForm(OneTimeForm):
     volume_ml = ClinicalDecimalField("Volume drawn, mL (optional)", validators=[Optional()])
     ordering_clinician_id = SelectField("Ordering clinician (optional)", coerce=optional_int)
     note = TextAreaField("Note", validators=[Length(max=2000)])
+    # A rescue medicine (PRN order) names the adverse event it is given for.
+    adverse_event_id = SelectField(
+        "For adverse event (rescue medicine, optional)", coerce=optional_int, validate_choice=False
+    )
 
     def validate_rate_unit(self, field: Field) -> None:
         if self.rate_amount.data is not None and not field.data:

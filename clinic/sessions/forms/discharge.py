@@ -91,3 +91,10 @@ class EndSessionForm(EntryTimeForm):
         "Left with (driver's name)",
         validators=[DataRequired(message="Enter who the patient left with."), Length(max=120)],
     )
+    # A clinician's reason to discharge before the route's minimum observation.
+    override_reason = TextAreaField(
+        "Clinician's override: reason to discharge before the minimum observation",
+        validators=[Optional(), Length(max=REASON_MAX)],
+        filters=[strip_text],
+        render_kw={"rows": 2},
+    )

@@ -10,7 +10,7 @@ Nothing here computes, suggests or totals a dose, a rate or a volume."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from clinic.auth.models import Role, User
 from clinic.clinic_time import format_local
 from clinic.extensions import db
-from clinic.orders.models import OrderKind
+from clinic.orders.models import MedicationOrder, OrderKind
 from clinic.orders.services import OrderNotInForceError, applies_to, lock_order
 from clinic.sessions.entries import (
     ChartError,
@@ -30,12 +30,15 @@ from clinic.sessions.entries import (
 )
 from clinic.sessions.models import (
     Administration,
+    AdministrationPurpose,
+    AdverseEvent,
     InfusionEvent,
     InfusionEventKind,
     InfusionSession,
     Method,
     Route,
 )
+from clinic.sessions.services.screening import require_screening_allows_treatment
 from clinic.sessions.services.staff import require_active
 from clinic.submissions import Saved
 
@@ -58,6 +61,8 @@ class AdministrationDetails:
     order_id: int | None = None
     concentration: str | None = None
     volume_ml: Decimal | None = None
+    purpose: AdministrationPurpose = AdministrationPurpose.TREATMENT
+    adverse_event_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,20 @@ def record_administration(
     if details.ended_at is not None and details.ended_at < details.started_at:
         # Checked here as well as on the form: an untouched start is stamped "now" at saving.
         raise ChartError("The end is before the start.", "ended_at")
-    require_order_in_force(infusion_session, details.order_id)
+    order = require_order_in_force(infusion_session, details.order_id)
+    # The purpose follows the order carried out: a PRN order's medicine is a rescue, which never
+    # moves T+0 nor the observation clock; the treatment order's is the treatment.
+    details = replace(
+        details,
+        purpose=(
+            AdministrationPurpose.RESCUE
+            if order.kind == OrderKind.PRN
+            else AdministrationPurpose.TREATMENT
+        ),
+    )
+    if details.purpose == AdministrationPurpose.TREATMENT:
+        require_screening_allows_treatment(infusion_session)
+    require_adverse_event(infusion_session, details)
     administration = Administration(
         session_id=infusion_session.id, recorded_by_id=actor.id, **asdict(details)
     )
@@ -99,7 +117,26 @@ def record_administration(
     )
 
 
-def require_order_in_force(infusion_session: InfusionSession, order_id: int | None) -> None:
+def require_adverse_event(
+    infusion_session: InfusionSession, details: AdministrationDetails
+) -> None:
+    """A rescue medicine may name the session's adverse event it was given for; a treatment
+    never does."""
+    if details.adverse_event_id is None:
+        return
+    if details.purpose != AdministrationPurpose.RESCUE:
+        raise ChartError(
+            "Only a rescue medicine (a PRN order) is given for an adverse event.",
+            "adverse_event_id",
+        )
+    event = db.session.get(AdverseEvent, details.adverse_event_id)
+    if event is None or event.session_id != infusion_session.id or event.is_voided:
+        raise ChartError("Choose one of this session's adverse events.", "adverse_event_id")
+
+
+def require_order_in_force(
+    infusion_session: InfusionSession, order_id: int | None
+) -> MedicationOrder:
     """The order exists, is the session's, is still in force (its row locked, so a supersession
     in flight is waited for and seen), and a treatment order finds the session's consent still
     given."""
@@ -117,6 +154,7 @@ def require_order_in_force(infusion_session: InfusionSession, order_id: int | No
             f"({format_local(consent.withdrawn_at)}): no further treatment is given in it.",
             "order_id",
         )
+    return order
 
 
 def record_infusion_event(

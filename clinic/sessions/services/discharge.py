@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import selectinload
 
 from clinic.audit.services import diff, record_audit_event
-from clinic.auth.models import User
+from clinic.auth.models import Role, User
 from clinic.clinic_time import format_local
 from clinic.database import utcnow
 from clinic.extensions import db
@@ -21,11 +23,14 @@ from clinic.sessions.entries import (
 )
 from clinic.sessions.guards import lock_session_for_change
 from clinic.sessions.models import (
+    Administration,
     ChecklistCompletion,
     ChecklistItem,
     InfusionSession,
     SessionStatus,
 )
+from clinic.sessions.route_profiles import Observation, observation, route_profile
+from clinic.sessions.services.discharge_assessment import latest_assessment
 from clinic.submissions import Saved
 
 
@@ -193,23 +198,93 @@ class StaleSessionError(ChartError):
     """The session changed since the form was loaded: a save now would overwrite it unseen."""
 
 
+def session_observation(infusion_session: InfusionSession) -> Observation:
+    """The route's minimum observation for this session, from its administrations as recorded."""
+    administrations = db.session.scalars(
+        sa.select(Administration)
+        .where(Administration.session_id == infusion_session.id)
+        .options(selectinload(Administration.events))
+    ).unique()
+    profile = route_profile(current_app.config["ROUTE_PROFILES"], infusion_session.route.value)
+    return observation(profile, administrations)
+
+
+def discharge_problems(infusion_session: InfusionSession, discharged_at: datetime) -> list[str]:
+    """What a discharge at this time lacks: the route's minimum observation after the last
+    treatment, and a modified Aldrete total at the configured score (where one was assessed)."""
+    problems = []
+    kept = session_observation(infusion_session)
+    if kept.running:
+        problems.append(
+            "The infusion has no end recorded: record when it ended or stopped first, "
+            f"then {kept.minutes} minutes of observation."
+        )
+    elif not kept.allows(discharged_at):
+        assert kept.ends_at is not None
+        problems.append(
+            f"Too early: the route needs {kept.minutes} minutes of observation after the "
+            f"last treatment, until {format_local(kept.ends_at, '%H:%M')}."
+        )
+    assessment = latest_assessment(infusion_session.id)
+    minimum = current_app.config["DISCHARGE_MIN_ALDRETE"]
+    if assessment is not None and assessment.total < minimum:
+        problems.append(
+            f"The latest modified Aldrete total is {assessment.total}, below {minimum}."
+        )
+    return problems
+
+
+def require_observation_kept(
+    actor: User, infusion_session: InfusionSession, discharged_at: datetime, override_reason: str
+) -> str | None:
+    """A discharge before the route's minimum observation, or below the discharge score, is
+    refused unless a clinician overrides it with a reason (DESIGN.md invariant 8). Returns the
+    override reason to record, if one is needed and given; an override already on the session
+    stands for a correction."""
+    problems = discharge_problems(infusion_session, discharged_at)
+    if not problems:
+        if override_reason:
+            raise ChartError(
+                "The discharge criteria are met at this time: no override is needed.",
+                "override_reason",
+            )
+        return None
+    if not override_reason:
+        running = session_observation(infusion_session).running
+        if infusion_session.discharge_override_reason and not running:
+            return infusion_session.discharge_override_reason
+        raise ChartError(
+            " ".join(problems) + " A clinician may override with a reason.", "discharged_at"
+        )
+    if actor.role != Role.CLINICIAN:
+        raise ChartError(
+            "Only a clinician may override the minimum observation or the discharge score.",
+            "override_reason",
+        )
+    return override_reason
+
+
 def end_session(
     actor: User,
     session_id: int,
     discharged_at: datetime,
     discharged_with: str,
     expected_version: int,
+    override_reason: str = "",
 ) -> None:
     """Record the discharge time and who the patient left with (a correction is audited too).
 
     `expected_version` is the session's version when the form was loaded: if someone recorded or
     corrected the discharge since, this save is refused instead of silently replacing theirs.
+    A discharge before the route's minimum observation needs a clinician's `override_reason`.
     """
     infusion_session = lock_session_for_change(session_id)
+    override_reason = (override_reason or "").strip()
     already_recorded = (
         infusion_session.discharged_at is not None
         and abs(infusion_session.discharged_at - discharged_at) < DOUBLE_TAP_WINDOW
         and infusion_session.discharged_with == discharged_with.strip()
+        and override_reason in ("", infusion_session.discharge_override_reason)
     )
     if already_recorded:  # a double tap: the first post recorded this (its "now" a moment ago)
         return
@@ -228,15 +303,26 @@ def end_session(
     if discharged_at < infusion_session.started_at:
         raise ChartError("The discharge time is before the session started.", "discharged_at")
     require_not_ahead(discharged_at, "discharged_at")
+    override = require_observation_kept(actor, infusion_session, discharged_at, override_reason)
     before = {
         "discharged_at": infusion_session.discharged_at,
         "discharged_with": infusion_session.discharged_with,
+        "discharge_override_reason": infusion_session.discharge_override_reason,
+        "discharge_override_by_id": infusion_session.discharge_override_by_id,
     }
     infusion_session.discharged_at = discharged_at
     infusion_session.discharged_with = discharged_with.strip()
+    if override != infusion_session.discharge_override_reason:
+        infusion_session.discharge_override_reason = override
+        infusion_session.discharge_override_by_id = actor.id if override else None
     changes = diff(
         before,
-        {"discharged_at": discharged_at, "discharged_with": infusion_session.discharged_with},
+        {
+            "discharged_at": discharged_at,
+            "discharged_with": infusion_session.discharged_with,
+            "discharge_override_reason": infusion_session.discharge_override_reason,
+            "discharge_override_by_id": infusion_session.discharge_override_by_id,
+        },
     )
     if not changes:
         return

@@ -12,7 +12,9 @@ from clinic.sessions.entries import ChartError, EntryNotFoundError
 from clinic.sessions.guards import lock_session_for_change
 from clinic.sessions.models import (
     Administration,
+    AdverseEvent,
     ChecklistCompletion,
+    DischargeAssessment,
     InfusionEvent,
     MonitoringEntry,
     Score,
@@ -26,6 +28,8 @@ VOIDABLE: dict[str, type[Any]] = {
     "monitoring": MonitoringEntry,
     "score": Score,
     "checklist": ChecklistCompletion,
+    "adverse_event": AdverseEvent,
+    "discharge_assessment": DischargeAssessment,
 }
 
 

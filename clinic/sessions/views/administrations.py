@@ -15,6 +15,7 @@ from clinic.sessions.chart import (
     ADMINISTRATION_PREFIX,
     Confirmation,
     ShownAgain,
+    adverse_event_choices,
     chart_again,
     chart_refusing,
     order_choices,
@@ -41,6 +42,7 @@ def add_administration(session_id: int) -> Response | tuple[str, int]:
     form = AdministrationForm(prefix=ADMINISTRATION_PREFIX)
     form.ordering_clinician_id.choices = staff_choices(Role.CLINICIAN, "—")
     form.order_id.choices = order_choices(session_id)
+    form.adverse_event_id.choices = adverse_event_choices(session_id)
 
     def write() -> Confirmation:
         details = AdministrationDetails(
@@ -60,6 +62,7 @@ def add_administration(session_id: int) -> Response | tuple[str, int]:
             order_id=form.order_id.data,
             concentration=(form.concentration.data or "").strip() or None,
             volume_ml=form.volume_ml.data,
+            adverse_event_id=form.adverse_event_id.data,
         )
         stored = record_administration(current_user, session_id, details, form.submission())
         row = f"administration-{stored.entry.id}"

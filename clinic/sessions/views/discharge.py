@@ -78,6 +78,7 @@ def end(session_id: int) -> Response | tuple[str, int]:
                 entered_time(form, form.discharged_at),
                 form.discharged_with.data or "",
                 expected_version=int(form.version.data or 0),
+                override_reason=form.override_reason.data or "",
             )
         except StaleSessionError:
             # Saving again, having seen the record as it now is, is a deliberate correction.

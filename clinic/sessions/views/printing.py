@@ -11,6 +11,7 @@ from clinic.auth.models import CLINICAL_ROLES
 from clinic.clinic_time import format_local
 from clinic.database import utcnow
 from clinic.extensions import db
+from clinic.sessions.adverse_event_section import adverse_event_section
 from clinic.sessions.blueprint import bp
 from clinic.sessions.chart import (
     addenda_of,
@@ -23,7 +24,11 @@ from clinic.sessions.course_place import course_place
 from clinic.sessions.deviations import deviations_of
 from clinic.sessions.loading import get_session_or_404
 from clinic.sessions.models import ChecklistCompletion, ChecklistItem
+from clinic.sessions.screening_section import screening_section
+from clinic.sessions.services.adverse_events import adverse_events_of
+from clinic.sessions.services.screening import screening_of
 from clinic.sessions.services.viewing import record_session_view
+from clinic.sessions.vitals import first_dosing_time
 
 
 @bp.route("/<int:session_id>/print")
@@ -41,6 +46,7 @@ def print_record(session_id: int) -> str:
     )
     signature, matches = signature_check(infusion_session)
     administrations = administrations_of(session_id)
+    monitoring = monitoring_of(session_id)
     page = render_template(
         "sessions/print.html",
         infusion_session=infusion_session,
@@ -48,7 +54,20 @@ def print_record(session_id: int) -> str:
         course_place=course_place(infusion_session),
         administrations=administrations,
         deviations={a.id: deviations_of(a, a.order) for a in administrations},
-        monitoring=monitoring_of(session_id),
+        monitoring=monitoring,
+        print_page=True,
+        adverse=adverse_event_section(
+            adverse_events_of(session_id), administrations, editable=False
+        ),
+        screening=screening_section(
+            screening_of(session_id),
+            monitoring,
+            first_dosing_time(administrations),
+            editable=False,
+            can_override=False,
+            shown_form=None,
+            shown_override_form=None,
+        ),
         scores=score_rows(session_id),
         completions=completions,
         signature=signature,

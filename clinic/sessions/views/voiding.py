@@ -67,7 +67,12 @@ def status_part(kind: str, entry: Any) -> str:
         return "flowsheet"
     if kind == "checklist":
         return f"checklist-item-{entry.item_id}"
-    return {"administration": "administrations", "score": "scores"}[kind]
+    return {
+        "administration": "administrations",
+        "score": "scores",
+        "adverse_event": "adverse-events",
+        "discharge_assessment": "assessment",
+    }[kind]
 
 
 def describe_entry(kind: str, entry: Any) -> str:
@@ -91,6 +96,10 @@ def describe_entry(kind: str, entry: Any) -> str:
         return f"Monitoring at {at}: " + ", ".join(v for v in values if v)
     if kind == "infusion_event":
         return f"Infusion {entry.kind.label.lower()} at {at}"
+    if kind == "discharge_assessment":
+        return f"Discharge assessment at {at}: modified Aldrete {entry.total}"
+    if kind == "adverse_event":
+        return f"Adverse event: {entry.type.label}, {entry.severity.label.lower()}, onset {at}"
     if kind == "score":
         return f"{entry.instrument.label} {entry.total} ({entry.timing.value} the session) at {at}"
     state = "done" if entry.done else f"not done: {entry.not_done_reason}"
