@@ -95,6 +95,7 @@ MATRIX: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "sessions.end": ({"session_id": "session"}, CLINICAL),
     "sessions.add_phq9": ({"session_id": "session"}, CLINICAL),
     "sessions.add_pain": ({"session_id": "session"}, CLINICAL),
+    "sessions.add_score": ({"session_id": "session", "code": "=gad7"}, CLINICAL),
     "sessions.record_checklist": ({"session_id": "session", "item_id": "checklist_item"}, CLINICAL),
     "sessions.cancel": ({"session_id": "session"}, CLINICAL),
     "sessions.void": (

@@ -149,7 +149,8 @@ TRAILS: tuple[Trail, ...] = (
         Score,
         "score_recorded",
         "recorded_by_id",
-        since=ENTRY_SINCE | {"session_id", "answers", "risk_flag"},
+        since=ENTRY_SINCE
+        | {"session_id", "answers", "risk_flag", "instrument_version_id", "assessment_note"},
     ),
     Trail(
         ChecklistCompletion,

@@ -16,8 +16,9 @@ import sqlalchemy as sa
 
 from clinic.clinic_time import format_local
 from clinic.extensions import db
+from clinic.instruments.definitions import Definition
+from clinic.instruments.services import current_version
 from clinic.sessions.models import InfusionSession, Instrument, Score, ScoreTiming
-from clinic.sessions.scoring import PAIN_MAX, PHQ9_BANDS, PHQ9_MAX_TOTAL
 
 # Drawing area, in SVG user units (the viewBox); the CSS scales the whole chart to its column.
 WIDTH = 720
@@ -36,7 +37,7 @@ class PlottedScore:
 
     session_id: int
     started_at: datetime
-    instrument: Instrument
+    instrument: str
     timing: ScoreTiming
     total: int
     risk_flag: bool
@@ -81,12 +82,12 @@ class SessionScores:
 
     session_id: int
     started_at: datetime
-    values: dict[tuple[Instrument, ScoreTiming], PlottedScore]
+    values: dict[tuple[str, ScoreTiming], PlottedScore]
     # The clinic-calendar date, formatted once per session: the table row, the points of both
     # charts and the axis all print it, and a zone conversion for each doubled build_trends.
     day: str
 
-    def get(self, instrument: Instrument, timing: ScoreTiming) -> PlottedScore | None:
+    def get(self, instrument: str, timing: ScoreTiming) -> PlottedScore | None:
         return self.values.get((instrument, timing))
 
 
@@ -181,15 +182,21 @@ def build_trends(scores: Iterable[PlottedScore], sessions_drawn: int = TREND_SES
     sessions = sessions[-sessions_drawn:]
     return Trends(
         sessions=sessions,
-        phq9=_chart(sessions, Instrument.PHQ9, PHQ9_MAX_TOTAL, 200),
-        pain=_chart(sessions, Instrument.PAIN_NRS, PAIN_MAX, 150),
+        phq9=_chart(sessions, _definition(Instrument.PHQ9), 200),
+        pain=_chart(sessions, _definition(Instrument.PAIN_NRS), 150),
         older_left_out=older_left_out,
     )
 
 
-def _chart(
-    sessions: Sequence[SessionScores], instrument: Instrument, top_value: int, height: int
-) -> Chart | None:
+def _definition(code: str) -> Definition:
+    version = current_version(code)
+    if version is None:
+        raise LookupError(code)
+    return version.spec
+
+
+def _chart(sessions: Sequence[SessionScores], definition: Definition, height: int) -> Chart | None:
+    instrument, top_value = definition.code, definition.maximum_total
     scored = [s for s in sessions if any(k[0] == instrument for k in s.values)]
     if len(scored) < MIN_SESSIONS_FOR_TREND:
         return None  # one point is not a trend: the page says so instead
@@ -224,21 +231,22 @@ def _chart(
             series.append(Series(timing, css, points))
 
     bands: list[Band] = []
-    if instrument == Instrument.PHQ9:
-        floors = [floor for floor, _ in PHQ9_BANDS] + [top_value + 1]
-        for (floor, name), ceiling, css in zip(PHQ9_BANDS, floors[1:], BAND_CLASSES, strict=True):
+    if definition.bands:
+        floors = [band.floor for band in definition.bands] + [top_value + 1]
+        named = [(band.floor, band.label) for band in definition.bands]
+        for (floor, name), ceiling, css in zip(named, floors[1:], BAND_CLASSES, strict=False):
             # A band covers its whole integers: 5-9 is drawn from 4.5 to 9.5, clipped to 0-27.
             low, high = max(floor - 0.5, 0), min(ceiling - 0.5, top_value)
             label = f"{name} {floor}-{ceiling - 1}"
             bands.append(Band(y_of(high), y_of(low) - y_of(high), css, label))
-        y_values = [0, 5, 10, 15, 20, top_value]
+        y_values = sorted({band.floor for band in definition.bands} | {top_value})
     else:
         y_values = [0, 2, 4, 6, 8, top_value]
 
     return Chart(
-        key=instrument.value,
-        title=f"{instrument.label} across sessions",
-        description=_description(instrument, scored, top_value),
+        key=instrument,
+        title=f"{definition.name} across sessions",
+        description=_description(definition, scored),
         height=height,
         plot_left=left,
         plot_right=right,
@@ -272,18 +280,21 @@ def _x_ticks(scored: Sequence[SessionScores], x_of: Callable[[datetime], float])
     return ticks
 
 
-def _description(instrument: Instrument, scored: Sequence[SessionScores], top_value: int) -> str:
+def _description(definition: Definition, scored: Sequence[SessionScores]) -> str:
+    instrument, top_value = definition.code, definition.maximum_total
     first, last = scored[0], scored[-1]
     text = (
-        f"{instrument.label} totals (0 to {top_value}) before and after each of {len(scored)} "
+        f"{definition.name} totals (0 to {top_value}) before and after each of {len(scored)} "
         f"sessions from {first.day} to {last.day}."
     )
     latest = last.get(instrument, ScoreTiming.BEFORE) or last.get(instrument, ScoreTiming.AFTER)
     if latest is not None:
         text += f" Latest: {latest.total} ({latest.timing.value})."
-    if instrument == Instrument.PHQ9:
-        text += (
-            " Shaded bands: minimal 0-4, mild 5-9, moderate 10-14, moderately severe 15-19,"
-            " severe 20-27."
+    if definition.bands:
+        ceilings = [band.floor - 1 for band in definition.bands[1:]] + [top_value]
+        text += " Shaded bands: " + ", ".join(
+            f"{band.label} {band.floor}-{ceiling}"
+            for band, ceiling in zip(definition.bands, ceilings, strict=True)
         )
+        text += "."
     return text

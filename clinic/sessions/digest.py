@@ -53,6 +53,8 @@ ADDED_AFTER_VERSION_1: dict[str, frozenset[str]] = {
             "deviation_note",
         }
     ),
+    # Scores stored before instruments were data (0015) hold no version and no assessment.
+    "score": frozenset({"instrument_version_id", "assessment_note"}),
 }
 
 ENTRY_MODELS: tuple[tuple[str, type[Any]], ...] = (

@@ -21,6 +21,7 @@ from clinic.administration_terms import Method, Route
 from clinic.auth.models import User
 from clinic.database import UTCDateTime, utcnow
 from clinic.extensions import db
+from clinic.instruments.models import InstrumentVersion
 from clinic.orders.models import MedicationOrder
 from clinic.patients.consents.models import Consent
 from clinic.patients.courses.models import TreatmentCourse
@@ -75,17 +76,29 @@ class Nausea(enum.StrEnum):
 
 
 class Instrument(enum.StrEnum):
+    """The instruments the code itself names (a rule reads them); a clinic adds others as data
+    (clinic/instruments/), and `Score.instrument` holds any instrument's code."""
+
     PHQ9 = "phq9"
     PAIN_NRS = "pain_nrs"
-
-    @property
-    def label(self) -> str:
-        return {"phq9": "PHQ-9", "pain_nrs": "Pain NRS"}[self.value]
+    GAD7 = "gad7"
+    CSSRS = "cssrs"
 
 
 class ScoreTiming(enum.StrEnum):
-    BEFORE = "before"
-    AFTER = "after"
+    BEFORE = "before"  # before dosing
+    AFTER = "after"  # after dosing
+    PEAK = "peak"  # at the dissociation peak
+    TRIGGERED = "triggered"  # asked because a rule called for it
+
+    @property
+    def label(self) -> str:
+        return {
+            "before": "Before dosing",
+            "after": "After dosing",
+            "peak": "At the peak",
+            "triggered": "Triggered",
+        }[self.value]
 
 
 class InfusionSession(db.Model):
@@ -262,13 +275,22 @@ class Score(ClinicalEntry, db.Model):
         ),
     )
 
-    instrument: Mapped[Instrument] = mapped_column(enum_column(Instrument))
+    # The instrument's code (clinic/instruments/) and the version it was taken with; none on
+    # scores stored before instruments were data, which read as their instrument's version 1.
+    instrument: Mapped[str] = mapped_column(sa.String(24))
+    instrument_version_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("instrument_version.id")
+    )
     timing: Mapped[ScoreTiming] = mapped_column(enum_column(ScoreTiming))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     answers: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
     total: Mapped[int]
     # PHQ-9 item 9 above 0: thoughts of self-harm, flagged wherever the score appears.
     risk_flag: Mapped[bool] = mapped_column(default=False)
+    # The clinician's assessment an instrument is recorded with (the C-SSRS screener's).
+    assessment_note: Mapped[str | None] = mapped_column(sa.Text)
+
+    instrument_version: Mapped[InstrumentVersion | None] = relationship(lazy="joined")
 
 
 class ChecklistItem(db.Model):
