@@ -94,7 +94,7 @@ def test_pain_range(db):
     assert score_answers(pain, {"score": 0}).total == 0
     assert score_answers(pain, {"score": 10}).total == 10
     for bad in (-1, 11):
-        with pytest.raises(DefinitionError, match="0 to 10"):
+        with pytest.raises(DefinitionError, match=r"0 \(no pain\) to 10 \(worst imaginable\)"):
             score_answers(pain, {"score": bad})
 
 
@@ -150,7 +150,7 @@ def test_pain_score_out_of_range_is_refused_with_input_kept(client, db, login_as
     response = client.post(f"/sessions/{session_id}/scores/pain", data=data)
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert "Not an answer to this item: 0 to 10." in page
+    assert "Not an answer to this item: 0 (no pain) to 10 (worst imaginable)." in page
     # One tap per score, 0 to 10: no button stands for 11, and none is shown chosen.
     start = page.index('id="pain-form"')
     pain_form = page[start : page.index("</form>", start)]
