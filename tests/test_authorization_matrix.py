@@ -96,6 +96,9 @@ MATRIX: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "sessions.add_phq9": ({"session_id": "session"}, CLINICAL),
     "sessions.add_pain": ({"session_id": "session"}, CLINICAL),
     "sessions.add_score": ({"session_id": "session", "code": "=gad7"}, CLINICAL),
+    "sessions.rems_form": ({"session_id": "session"}, CLINICAL),
+    "sessions.rems_ready": ({"session_id": "session"}, CLINICAL),
+    "sessions.rems_submitted": ({"session_id": "session"}, CLINICAL),
     "sessions.record_checklist": ({"session_id": "session", "item_id": "checklist_item"}, CLINICAL),
     "sessions.cancel": ({"session_id": "session"}, CLINICAL),
     "sessions.void": (

@@ -16,8 +16,9 @@ from werkzeug.security import generate_password_hash
 from clinic.database import UTCDateTime
 from clinic.extensions import db as _db
 from clinic.instruments.models import InstrumentVersion
+from clinic.patients.models import Patient
 from clinic.sessions.digest import canonical_content
-from clinic.sessions.models import Score, ScoreTiming
+from clinic.sessions.models import RemsForm, Score, ScoreTiming
 from clinic.sessions.score_rows import score_row
 from tests.conftest import PASSWORD, login
 from tests.test_migration_consent import insert
@@ -150,6 +151,10 @@ def test_scores_keep_total_band_and_flag_and_after_phq9_is_marked(empty_app) -> 
     # a session signed before the upgrade still matches its signature.
     for content in canonical_content(session_id)["scores"]:
         assert sorted(content) == sorted(SCORE_COLUMNS_OF_0013)
+
+    # 0015b: a patient registered before has an empty REMS patient ID, and no REMS form is made up.
+    assert _db.session.get(Patient, patient).rems_patient_id == ""
+    assert _db.session.scalar(sa.select(sa.func.count()).select_from(RemsForm)) == 0
 
     client = empty_app.test_client()
     assert login(client, "nurse.before").status_code == 302

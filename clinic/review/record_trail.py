@@ -111,7 +111,7 @@ TRAILS: tuple[Trail, ...] = (
         "created_by_id",
         updates=("patient_updated",),
         not_audited=frozenset({"id", "updated_at", "version"}),
-        since=frozenset({"created_at"}),
+        since=frozenset({"created_at", "rems_patient_id"}),
     ),
     Trail(Consent, "consent_recorded", "recorded_by_id", updates=("consent_withdrawn",)),
     Trail(TreatmentCourse, "course_opened", "clinician_id", updates=("course_ended",)),

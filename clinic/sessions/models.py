@@ -11,7 +11,7 @@ never computes, suggests or totals a dose.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -345,3 +345,26 @@ class Addendum(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     author: Mapped[User] = relationship(lazy="joined")
+
+
+class RemsForm(db.Model):
+    """What the esketamine REMS monitoring form asks that the chart does not hold (when the
+    patient would have been ready to leave) and its submission. The rest of the form is read
+    from the session's record (clinic/sessions/services/rems.py), never copied here."""
+
+    __tablename__ = "rems_form"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("infusion_session.id"), unique=True)
+    # Minutes from the first device, as the nurse judged it.
+    ready_to_leave_minutes: Mapped[int | None]
+    ready_answered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    ready_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    submitted_on: Mapped[date | None]
+    submitted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    ready_answered_by: Mapped[User | None] = relationship(
+        foreign_keys=[ready_answered_by_id], lazy="joined"
+    )
+    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id], lazy="joined")
