@@ -52,7 +52,7 @@ def rems_administrations(session_id: int) -> list[Administration]:
         )
         .order_by(Administration.started_at, Administration.id)
     ).unique()
-    return [a for a in rows if is_rems_drug(a.drug)]
+    return [a for a in rows if is_rems_drug(a.drug) or (a.order and is_rems_drug(a.order.drug))]
 
 
 @dataclass(frozen=True)
