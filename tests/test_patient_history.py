@@ -365,6 +365,7 @@ def test_trend_query_reads_only_the_columns_it_plots(app, db, staff):
         "score.timing",
         "score.total",
         "score.risk_flag",
+        "infusion_session.course_id",  # response is read against the course's first score
     ]
     assert len(scores) == 12
 

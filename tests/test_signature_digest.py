@@ -78,7 +78,9 @@ SIGNED_MODELS: tuple[type[Any], ...] = (
 # addenda, which are added after signing, and orders, which carry a signature of their own (their
 # clinician's) and are checked against their trail; the administrations carrying one out are
 # signed with its id.
-UNSIGNED_SESSION_TABLES = frozenset({"signature", "addendum", "medication_order"})
+# The REMS form is filed after the session, often after signing (within 7 days): its answer and
+# its submission are audited and checked against the trail, not signed.
+UNSIGNED_SESSION_TABLES = frozenset({"signature", "addendum", "medication_order", "rems_form"})
 
 # Header columns left out of the matrix:
 # - status and version: signing itself changes them (the digest leaves them out by design);

@@ -47,6 +47,7 @@ from clinic.sessions.models import (
     InfusionEvent,
     InfusionSession,
     MonitoringEntry,
+    RemsForm,
     Score,
     SessionStatus,
     Signature,
@@ -165,6 +166,11 @@ TRAILS: tuple[Trail, ...] = (
         "author_id",
         updates=(),
         since=frozenset({"session_id", "created_at"}),
+    ),
+    # The REMS form's row is made by its first ready-to-leave answer (a submission needs one),
+    # and each answer's event holds the whole answer.
+    Trail(
+        RemsForm, "rems_ready_answered", "ready_answered_by_id", updates=("rems_form_submitted",)
     ),
     SignatureTrail(
         Signature,

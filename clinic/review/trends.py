@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from clinic.clinic_time import format_local
 from clinic.extensions import db
 from clinic.instruments.definitions import Definition
-from clinic.instruments.services import current_version
+from clinic.instruments.services import current_version, current_versions
 from clinic.sessions.models import InfusionSession, Instrument, Score, ScoreTiming
 
 # Drawing area, in SVG user units (the viewBox); the CSS scales the whole chart to its column.
@@ -41,6 +41,7 @@ class PlottedScore:
     timing: ScoreTiming
     total: int
     risk_flag: bool
+    course_id: int | None = None
 
 
 def trend_scores(patient_id: int, sessions: int = TREND_SESSIONS) -> list[PlottedScore]:
@@ -67,6 +68,7 @@ def trend_scores(patient_id: int, sessions: int = TREND_SESSIONS) -> list[Plotte
             Score.timing,
             Score.total,
             Score.risk_flag,
+            InfusionSession.course_id,
         )
         .join(Score, Score.session_id == InfusionSession.id)
         .where(InfusionSession.id.in_(latest), Score.voided_at.is_(None))
@@ -98,6 +100,10 @@ class Point:
     value: int
     risk: bool
     label: str  # e.g. "2026-03-02 before: 14", the point's own <title>
+    # Read from the entered totals against the course's first (RESPONSE_FRACTION below it) and
+    # the instrument's remission threshold: shown, never used for anything else.
+    response: bool = False
+    remission: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,10 @@ class Chart:
     x_ticks: list[Tick]
     series: list[Series]
     bands: list[Band] = field(default_factory=list)
+    # The course's first score and the response line (half of it), when the instrument has a
+    # remission threshold: "First score 18 (2026-03-02); response at 9 or below; remission < 5".
+    course_note: str = ""
+    response_y: float | None = None
 
     @property
     def width(self) -> int:
@@ -158,6 +168,8 @@ class Trends:
     phq9: Chart | None
     pain: Chart | None
     older_left_out: bool = False
+    # Every other instrument with scores on two sessions (GAD-7, FIQR, CADSS, ...).
+    others: list[Chart] = field(default_factory=list)
 
 
 def build_trends(scores: Iterable[PlottedScore], sessions_drawn: int = TREND_SESSIONS) -> Trends:
@@ -180,11 +192,19 @@ def build_trends(scores: Iterable[PlottedScore], sessions_drawn: int = TREND_SES
     sessions = list(by_session.values())
     older_left_out = len(sessions) > sessions_drawn
     sessions = sessions[-sessions_drawn:]
+    shown = {Instrument.PHQ9.value, Instrument.PAIN_NRS.value}
+    codes = {code for row in sessions for code, _ in row.values} - shown
+    others = [
+        chart
+        for version in current_versions()
+        if version.code in codes and (chart := _chart(sessions, version.spec, 180)) is not None
+    ]
     return Trends(
         sessions=sessions,
         phq9=_chart(sessions, _definition(Instrument.PHQ9), 200),
         pain=_chart(sessions, _definition(Instrument.PAIN_NRS), 150),
         older_left_out=older_left_out,
+        others=others,
     )
 
 
@@ -213,22 +233,45 @@ def _chart(sessions: Sequence[SessionScores], definition: Definition, height: in
     def y_of(value: float) -> float:
         return bottom - value / top_value * (bottom - top)
 
+    firsts = _course_firsts(scored, instrument)
+    remission = definition.remission_below
     series = []
-    for timing, css in ((ScoreTiming.BEFORE, "series-before"), (ScoreTiming.AFTER, "series-after")):
-        points = [
-            Point(
-                x=x_of(s.started_at),
-                y=y_of(score.total),
-                value=score.total,
-                risk=score.risk_flag,
-                label=f"{s.day} {timing.value}: {score.total}"
-                + (" (item 9 above 0)" if score.risk_flag else ""),
+    for timing, css in TIMING_SERIES:
+        points = []
+        for s in scored:
+            score = s.get(instrument, timing)
+            if score is None:
+                continue
+            baseline = firsts.get(score.course_id) if timing == ScoreTiming.BEFORE else None
+            response = baseline is not None and baseline > 0 and score.total * 2 <= baseline
+            remitted = remission is not None and timing == ScoreTiming.BEFORE
+            remitted = remitted and score.total < remission  # type: ignore[operator]
+            points.append(
+                Point(
+                    x=x_of(s.started_at),
+                    y=y_of(score.total),
+                    value=score.total,
+                    risk=score.risk_flag,
+                    label=f"{s.day} {timing.value}: {score.total}"
+                    + (" (item 9 above 0)" if score.risk_flag else "")
+                    + (" (response)" if response else "")
+                    + (" (remission)" if remitted else ""),
+                    response=response,
+                    remission=remitted,
+                )
             )
-            for s in scored
-            if (score := s.get(instrument, timing)) is not None
-        ]
         if points:
             series.append(Series(timing, css, points))
+    course_note, response_y = "", None
+    latest_course = scored[-1].get(instrument, ScoreTiming.BEFORE)
+    if remission is not None and latest_course is not None:
+        baseline = firsts.get(latest_course.course_id)
+        if baseline is not None:
+            response_y = y_of(baseline / 2)
+            course_note = (
+                f"First score of the course {baseline}; response at {baseline // 2} or below "
+                f"(50 % below it); remission below {remission}."
+            )
 
     bands: list[Band] = []
     if definition.bands:
@@ -241,7 +284,11 @@ def _chart(sessions: Sequence[SessionScores], definition: Definition, height: in
             bands.append(Band(y_of(high), y_of(low) - y_of(high), css, label))
         y_values = sorted({band.floor for band in definition.bands} | {top_value})
     else:
-        y_values = [0, 2, 4, 6, 8, top_value]
+        y_values = (
+            [0, 2, 4, 6, 8, top_value]
+            if top_value <= 10
+            else [round(top_value * step / 4) for step in range(5)]
+        )
 
     return Chart(
         key=instrument,
@@ -256,7 +303,26 @@ def _chart(sessions: Sequence[SessionScores], definition: Definition, height: in
         x_ticks=_x_ticks(scored, x_of),
         series=series,
         bands=bands,
+        course_note=course_note,
+        response_y=response_y,
     )
+
+
+TIMING_SERIES = (
+    (ScoreTiming.BEFORE, "series-before"),
+    (ScoreTiming.AFTER, "series-after"),
+    (ScoreTiming.PEAK, "series-after"),
+)
+
+
+def _course_firsts(scored: Sequence[SessionScores], instrument: str) -> dict[int | None, int]:
+    """Each course's first total before dosing, among the sessions drawn (oldest first)."""
+    firsts: dict[int | None, int] = {}
+    for s in scored:
+        score = s.get(instrument, ScoreTiming.BEFORE)
+        if score is not None and score.course_id is not None:
+            firsts.setdefault(score.course_id, score.total)
+    return firsts
 
 
 def _x_ticks(scored: Sequence[SessionScores], x_of: Callable[[datetime], float]) -> list[Tick]:

@@ -250,24 +250,27 @@ def answer_ready_to_leave(actor: User, session_id: int, minutes: int) -> RemsFor
     infusion_session, form = _form_for_change(actor, session_id)
     if form.submitted_on is not None:
         raise ChartError("The form was submitted: its answers are as submitted.")
+    if form.ready_to_leave_minutes == minutes:
+        return form  # the same answer again (a double tap): nothing changes
     before = {"ready_to_leave_minutes": form.ready_to_leave_minutes}
     form.ready_to_leave_minutes = minutes
     form.ready_answered_by_id = actor.id
     form.ready_answered_at = utcnow()
-    changes = diff(before, {"ready_to_leave_minutes": minutes})
-    if changes:
-        record_audit_event(
-            actor_id=actor.id,
-            action="rems_ready_answered",
-            entity="rems_form",
-            entity_id=form.id,
-            patient_id=infusion_session.patient_id,
-            changes={
-                **changes,
-                "session_id": session_id,
-                "ready_answered_at": form.ready_answered_at.isoformat(),
-            },
-        )
+    # Every answer's event holds the whole answer (who, when, the session): the trail replays
+    # the form's row from it (clinic/review/record_trail.py).
+    record_audit_event(
+        actor_id=actor.id,
+        action="rems_ready_answered",
+        entity="rems_form",
+        entity_id=form.id,
+        patient_id=infusion_session.patient_id,
+        changes={
+            **diff(before, {"ready_to_leave_minutes": minutes}),
+            "session_id": session_id,
+            "ready_answered_by_id": actor.id,
+            "ready_answered_at": form.ready_answered_at.isoformat(),
+        },
+    )
     return form
 
 
@@ -297,6 +300,7 @@ def mark_submitted(actor: User, session_id: int, submitted_on: date) -> RemsForm
         changes={
             "session_id": session_id,
             "submitted_on": [None, submitted_on.isoformat()],
+            "submitted_by_id": actor.id,
             "submitted_at": form.submitted_at.isoformat(),
         },
     )
