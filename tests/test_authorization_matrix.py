@@ -97,6 +97,8 @@ MATRIX: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "sessions.add_pain": ({"session_id": "session"}, CLINICAL),
     "sessions.add_score": ({"session_id": "session", "code": "=gad7"}, CLINICAL),
     "sessions.rems_form": ({"session_id": "session"}, CLINICAL),
+    "instruments.index": ({}, CLINICIAN_ONLY),
+    "instruments.new": ({}, CLINICIAN_ONLY),
     "sessions.rems_ready": ({"session_id": "session"}, CLINICAL),
     "sessions.rems_submitted": ({"session_id": "session"}, CLINICAL),
     "sessions.record_checklist": ({"session_id": "session", "item_id": "checklist_item"}, CLINICAL),

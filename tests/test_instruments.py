@@ -6,6 +6,7 @@ above 0."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -373,3 +374,29 @@ def test_a_phq9_with_item9_at_0_needs_no_cssrs(client, db, login_as):
     client.post(f"/sessions/{session_id}/scores/phq9", data=phq9_data([3] * 8 + [0]))
     assert cssrs_outstanding(session_id) == []
     assert discharge(client, session_id).status_code == 302
+
+
+# --- clinicians add an instrument or a version ---------------------------------------------------
+
+
+def test_a_clinician_adds_a_version_from_the_current_one_and_bad_json_is_refused(
+    client, db, login_as
+):
+    login_as(Role.CLINICIAN)
+    page = client.get("/instruments/new?from=gad7").get_data(as_text=True)
+    assert "Feeling nervous, anxious, or on edge" in page
+    bad = client.post("/instruments/new", data={"definition": "{not json"})
+    assert bad.status_code == 422
+    assert re.search(r'id="definition-error"[^>]*>Not valid JSON', bad.get_data(as_text=True))
+    wrong = dict(current_version("gad7").definition) | {"scoring": "average"}
+    refused = client.post("/instruments/new", data={"definition": json.dumps(wrong)})
+    assert refused.status_code == 422
+    assert current_version("gad7").version == 1
+    data = dict(current_version("gad7").definition) | {"name": "GAD-7 (clinic wording)"}
+    assert client.post("/instruments/new", data={"definition": json.dumps(data)}).status_code == 302
+    _db.session.expire_all()
+    assert (current_version("gad7").version, current_version("gad7").name) == (
+        2,
+        "GAD-7 (clinic wording)",
+    )
+    assert "GAD-7 (clinic wording)" in client.get("/instruments/").get_data(as_text=True)

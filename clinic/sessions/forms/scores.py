@@ -14,7 +14,7 @@ from wtforms import Field, HiddenField, RadioField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
 from clinic.form_choices import as_choices
-from clinic.instruments.definitions import Definition, Item
+from clinic.instruments.definitions import Definition, Item, Option
 from clinic.instruments.models import InstrumentVersion
 from clinic.sessions.entry_time import OneTimeForm, occurred_at_field
 from clinic.sessions.forms.fields import TIMING_CHOICES, VitalField, optional_int, strip_text
@@ -72,12 +72,19 @@ class EnteredNumberField(VitalField):
         return None
 
 
+def _option_label(option: Option) -> str:
+    """ "1 · Several days" (the score large, its meaning small); a bare number stays bare."""
+    if option.label == str(option.value):
+        return option.label
+    return f"{option.value} · {option.label}"
+
+
 def _item_field(item: Item) -> Field:
     label = f"{item.number}. {item.text}"
     if item.options:
         return RadioField(
             label,
-            choices=as_choices((o.value, f"{o.value} · {o.label}") for o in item.options),
+            choices=as_choices((o.value, _option_label(o)) for o in item.options),
             coerce=optional_int,
             validate_choice=False,  # the service refuses an answer outside the options
         )
