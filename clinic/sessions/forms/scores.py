@@ -79,8 +79,8 @@ def _option_label(option: Option) -> str:
     return f"{option.value} · {option.label}"
 
 
-def _item_field(item: Item) -> Field:
-    label = f"{item.number}. {item.text}"
+def _item_field(item: Item, numbered: bool) -> Field:
+    label = f"{item.number}. {item.text}" if numbered else item.text
     if item.options:
         return RadioField(
             label,
@@ -116,7 +116,7 @@ def score_form_class(version: InstrumentVersion) -> type[ScoreForm]:
             validators=[InputRequired(message="Choose when it was taken.")],
         )
     for item in definition.items:
-        attributes[item.name] = _item_field(item)
+        attributes[item.name] = _item_field(item, numbered=len(definition.items) > 1)
     if definition.assessment is not None:
         attributes["assessment_note"] = TextAreaField(
             definition.assessment.label,
