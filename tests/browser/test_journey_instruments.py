@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from clinic.administration_terms import Route
 from tests.browser.checks import check_page, screenshot
 from tests.browser.journeys import (
     PatientDetails,
@@ -90,6 +91,61 @@ def esketamine_course_for(live: Any, patient_id: int, clinician: Staff) -> None:
         course_id = getattr(getattr(course, "entry", course), "id", None)
         write_order(actor, patient_id, order, clinician.password, None, course_id=course_id)
         db.session.get(Patient, patient_id).rems_patient_id = "REMS-704512"
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+
+
+def earlier_sessions_with_scores(live: Any, patient_id: int, nurse: Staff) -> None:
+    """Two earlier sessions (today) of the course with PHQ-9 and GAD-7 before dosing (18 and 14, then 8
+    and 6), through the services: the trend then has the course's first score, a response and,
+    with today's, something to draw."""
+    import sqlalchemy as sa
+
+    from clinic import create_app
+    from clinic.auth.models import User
+    from clinic.database import utcnow
+    from clinic.extensions import db
+    from clinic.patients.courses.services import active_course
+    from clinic.sessions.services.opening import SessionDetails, open_session
+    from clinic.sessions.services.scores import ScoreEntry, record_score
+
+    app = create_app(
+        {
+            "CLINIC_ENV": "development",
+            "SQLALCHEMY_DATABASE_URI": live.database_url,
+            "SECRET_KEY": live.env["SECRET_KEY"],
+            "AUDIT_KEY": live.env["AUDIT_KEY"],
+            "CLINIC_TIMEZONE": live.env["CLINIC_TIMEZONE"],
+        }
+    )
+    with app.app_context():
+        actor = db.session.scalar(sa.select(User).where(User.username == nurse.username))
+        clinician = db.session.scalar(sa.select(User).where(User.username == CLINICIAN.username))
+        course = active_course(patient_id)
+        # Earlier today: the consent recorded in the journey covers today only.
+        for hours, phq, gad in ((3, 18, 14), (2, 8, 6)):
+            at = utcnow().replace(second=0, microsecond=0) - timedelta(hours=hours)
+            session_id = open_session(
+                actor,
+                patient_id,
+                SessionDetails(
+                    indication=course.indication,
+                    route=Route.INTRANASAL,
+                    attending_clinician_id=clinician.id,
+                    nurse_id=actor.id,
+                    started_at=at,
+                    fasting_confirmed=True,
+                    weight_kg=Decimal("64"),
+                    course_id=course.id,
+                ),
+                None,
+            ).entry.id
+            phq9 = [min(3, max(0, phq - 3 * n)) for n in range(8)] + [0]
+            gad7 = [min(3, max(0, gad - 3 * n)) for n in range(7)]
+            for code, answers in (("phq9", phq9), ("gad7", gad7)):
+                given = {f"item{n}": a for n, a in enumerate(answers, start=1)}
+                record_score(actor, session_id, code, ScoreEntry(None, at, given))
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
@@ -198,6 +254,9 @@ def test_phq9_item9_requires_the_cssrs_before_discharge_and_the_rems_form_is_fil
     assert height <= 1100, f"the printed form runs to {height} px: more than one page"
     page.emulate_media(media="screen")
 
+    earlier_sessions_with_scores(live_server, patient_id, NURSE)
     page.goto(f"{base}/patients/{patient_id}")
-    expect(page.get_by_test_id("trends")).to_be_visible()
+    expect(page.get_by_test_id("trend-phq9")).to_be_visible()
+    expect(page.get_by_test_id("trend-gad7")).to_be_visible()
+    expect(page.get_by_test_id("trend-phq9-course")).to_contain_text("First score of the course 18")
     screenshot(page, screenshot_dir, "trends-instruments")
