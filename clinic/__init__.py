@@ -61,6 +61,7 @@ def register_blueprints(app: Flask) -> None:
     from clinic.audit.views import bp as audit
     from clinic.auth.second_factor_views import bp as second_step
     from clinic.auth.views import bp as auth
+    from clinic.instruments.views import bp as instruments
     from clinic.main.views import bp as main
     from clinic.orders.views import bp as orders
     from clinic.patients.consents.views import bp as consents
@@ -83,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
         orders,
         review,
         sessions,
+        instruments,
         audit,
     ):
         app.register_blueprint(blueprint)

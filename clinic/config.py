@@ -105,6 +105,13 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
             "temperature_c": {"below": "35.5", "at_or_above": "38.0"},
             "sedation_moaas": {"at_or_below": "2"},  # MOAA/S 2 or below is an adverse finding
         },
+        # The esketamine REMS monitoring form (clinic/sessions/services/rems.py): a session is
+        # one when an intranasal administration's drug names one of these words; the form is
+        # submitted within so many days; the BP "at T+40" is the set nearest 40 minutes within
+        # the window.
+        "REMS_DRUG_WORDS": ("esketamine", "spravato"),
+        "REMS_SUBMIT_DAYS": _int_env("REMS_SUBMIT_DAYS", 7),
+        "REMS_T40_WINDOW_MINUTES": (30, 50),
         # When the next vitals are due: a baseline before dosing, then every interval.
         "VITALS_SCHEDULE": {"baseline_before_dosing": True, "interval_minutes": 15},
         # Discharge readiness: the modified Aldrete total (0-10) at or above which a patient may

@@ -35,6 +35,7 @@ from clinic.patients.services import PatientData, register_patient
 from clinic.sessions.models import (
     Dissociation,
     InfusionSession,
+    Instrument,
     Method,
     Nausea,
     Phase,
@@ -45,7 +46,7 @@ from clinic.sessions.services.administrations import AdministrationDetails, reco
 from clinic.sessions.services.discharge import active_checklist_items, end_session, record_checklist
 from clinic.sessions.services.monitoring import MonitoringDetails, record_monitoring
 from clinic.sessions.services.opening import SessionDetails, open_session
-from clinic.sessions.services.scores import record_pain, record_phq9
+from clinic.sessions.services.scores import ScoreEntry, record_pain, record_phq9, record_score
 from clinic.sessions.services.signoff import sign_session
 from clinic.staff.services import StaffDetails, StaffError, create_user
 
@@ -266,7 +267,7 @@ def _chart_session(
             None,
         )
     before = max(3, min(26, round(22 - 14 * progress + rng.randint(-2, 2))))
-    after = max(0, before - rng.randint(3, 8))
+    anxiety = max(0, min(21, round(13 - 9 * progress + rng.randint(-2, 2))))
     scored_at = started_at + timedelta(minutes=2)
     item9 = 1 if progress < 0.2 and rng.random() < 0.5 else 0
     record_phq9(
@@ -276,13 +277,29 @@ def _chart_session(
         occurred_at=scored_at,
         answers=phq9_answers(before, item9),
     )
-    record_phq9(
+    # GAD-7, like the PHQ-9, asks about the last two weeks: once per visit, before dosing.
+    record_score(
         nurse,
         session_id,
-        timing=ScoreTiming.AFTER,
-        occurred_at=scored_at + timedelta(minutes=80),
-        answers=phq9_answers(after),
+        Instrument.GAD7,
+        ScoreEntry(
+            None,
+            scored_at,
+            {f"item{n}": min(3, max(0, anxiety - 3 * (n - 1))) for n in range(1, 8)},
+        ),
     )
+    if item9:  # a PHQ-9 item 9 above 0: the clinician's C-SSRS before the patient leaves
+        record_score(
+            clinician,
+            session_id,
+            Instrument.CSSRS,
+            ScoreEntry(
+                None,
+                scored_at + timedelta(minutes=10),
+                {"item1": 1, "item2": 0, "item6": 0},
+                "Passive wish to be dead, no plan or intent; safety plan reviewed.",
+            ),
+        )
     pain = max(1, min(10, round(7 - 3 * progress + rng.randint(-1, 1))))
     pains = ((ScoreTiming.BEFORE, pain, 0), (ScoreTiming.AFTER, pain - 1, 80))
     for timing, value, minutes in pains:

@@ -433,6 +433,29 @@ def phq9_answers(total: int, item9: int = 0) -> list[int]:
     return answers
 
 
+def insert_legacy_score(
+    session_id: int,
+    user_id: int,
+    at: datetime,
+    answers: list[int],
+    timing: ScoreTiming = ScoreTiming.AFTER,
+) -> Score:
+    """A PHQ-9 as the app before 0015 stored it (no version), inserted directly."""
+    score = Score(
+        session_id=session_id,
+        instrument="phq9",
+        timing=timing,
+        occurred_at=at,
+        answers=answers,
+        total=sum(answers),
+        risk_flag=answers[8] > 0,
+        recorded_by_id=user_id,
+    )
+    db.session.add(score)
+    db.session.flush()
+    return score
+
+
 def record_scores(
     infusion_session: InfusionSession,
     user: User,
@@ -444,19 +467,19 @@ def record_scores(
     pain_after: int | None = None,
     item9_before: int = 0,
 ) -> None:
-    """PHQ-9 totals (built from answers) and pain scores, through the services."""
-    for timing, total, item9 in (
-        (ScoreTiming.BEFORE, phq9_before, item9_before),
-        (ScoreTiming.AFTER, phq9_after, 0),
-    ):
-        if total is not None:
-            record_phq9(
-                user,
-                infusion_session.id,
-                timing=timing,
-                occurred_at=at,
-                answers=phq9_answers(total, item9),
-            )
+    """PHQ-9 totals (built from answers) and pain scores, through the services. A PHQ-9 "after"
+    is one the record holds from before 0015 (the form then asked before and after): inserted as
+    it was stored, with no instrument version."""
+    if phq9_before is not None:
+        record_phq9(
+            user,
+            infusion_session.id,
+            timing=ScoreTiming.BEFORE,
+            occurred_at=at,
+            answers=phq9_answers(phq9_before, item9_before),
+        )
+    if phq9_after is not None:
+        insert_legacy_score(infusion_session.id, user.id, at, phq9_answers(phq9_after))
     for timing, pain in ((ScoreTiming.BEFORE, pain_before), (ScoreTiming.AFTER, pain_after)):
         if pain is not None:
             record_pain(user, infusion_session.id, timing=timing, occurred_at=at, score=pain)

@@ -89,6 +89,7 @@ from clinic.sessions.services.discharge_assessment import (
 )
 from clinic.sessions.services.monitoring import MonitoringDetails, record_monitoring
 from clinic.sessions.services.opening import SessionDetails, open_session
+from clinic.sessions.services.rems import answer_ready_to_leave, mark_submitted
 from clinic.sessions.services.scores import record_pain, record_phq9
 from clinic.sessions.services.screening import (
     ScreeningDetails,
@@ -460,6 +461,37 @@ def charted(nurse: User, clinician: User, session_id: int, start: datetime) -> d
     return {"infusion": infusion.id, "bolus": bolus.id, "vitals": vitals.id}
 
 
+def rems_form_of(nurse: User, clinician: User, session_id: int, start: datetime) -> None:
+    """A device of esketamine nasal spray on the session, and its REMS form answered and
+    submitted: the form's row (issue 16) in the record's scope."""
+    course_id = _db.session.get(InfusionSession, session_id).course_id
+    orders = {order.kind: order.id for order in orders_in_force(course_id, None)}
+    record_administration(
+        nurse,
+        session_id,
+        AdministrationDetails(
+            drug="Esketamine nasal spray",
+            route=Route.INTRANASAL,
+            method=Method.SPRAY,
+            dose_amount=Decimal("28"),
+            dose_unit="mg",
+            rate_amount=None,
+            rate_unit=None,
+            started_at=to_local(start + timedelta(minutes=10)),
+            ended_at=None,
+            site="",
+            lot_number="ESK-1",
+            ordering_clinician_id=clinician.id,
+            note="",
+            order_id=orders[OrderKind.TREATMENT],
+        ),
+        None,
+    )
+    answer_ready_to_leave(nurse, session_id, 95)
+    mark_submitted(clinician, session_id, to_local(utcnow()).date())
+    _db.session.commit()
+
+
 def build_record() -> Record:
     nurse, clinician = staff(Role.NURSE, "nora"), staff(Role.CLINICIAN, "sam")
     enrol(clinician)  # signing takes her second factor's code
@@ -527,6 +559,7 @@ def build_record() -> Record:
         override_reason="Recovered; escort must leave",
     )
     _db.session.commit()
+    rems_form_of(nurse, clinician, unsigned, start)
 
     cancelled = opened(nurse, clinician, other, minute(utcnow()) - timedelta(hours=1))
     cancel_session(clinician, cancelled, "BP 190/110 at baseline")

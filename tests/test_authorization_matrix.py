@@ -105,6 +105,12 @@ MATRIX: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "sessions.override_screening": ({"session_id": "session"}, CLINICIAN_ONLY),
     "sessions.add_phq9": ({"session_id": "session"}, CLINICAL),
     "sessions.add_pain": ({"session_id": "session"}, CLINICAL),
+    "sessions.add_score": ({"session_id": "session", "code": "=gad7"}, CLINICAL),
+    "sessions.rems_form": ({"session_id": "session"}, CLINICAL),
+    "instruments.index": ({}, CLINICIAN_ONLY),
+    "instruments.new": ({}, CLINICIAN_ONLY),
+    "sessions.rems_ready": ({"session_id": "session"}, CLINICAL),
+    "sessions.rems_submitted": ({"session_id": "session"}, CLINICAL),
     "sessions.record_checklist": ({"session_id": "session", "item_id": "checklist_item"}, CLINICAL),
     "sessions.cancel": ({"session_id": "session"}, CLINICAL),
     "sessions.void": (

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from clinic.auth.models import Role
+from clinic.extensions import db as _db
 from clinic.patients.models import Indication
 from clinic.review import trends
 from clinic.sessions.models import Dissociation, Instrument, Method, Nausea, Route, ScoreTiming
@@ -15,8 +16,10 @@ from clinic.sessions.services.voiding import void_entry
 from tests.conftest import PASSWORD
 from tests.factories import (
     complete_checklist,
+    insert_legacy_score,
     make_patient,
     open_session_for,
+    phq9_answers,
     record_administration,
     record_monitoring,
     record_scores,
@@ -77,7 +80,7 @@ def charted_session(staff):
     record_scores(
         session,
         nurse,
-        at,
+        START + timedelta(minutes=5),  # before dosing: a PHQ-9 is taken then
         phq9_before=18,
         phq9_after=9,
         pain_before=6,
@@ -362,6 +365,7 @@ def test_trend_query_reads_only_the_columns_it_plots(app, db, staff):
         "score.timing",
         "score.total",
         "score.risk_flag",
+        "infusion_session.course_id",  # response is read against the course's first score
     ]
     assert len(scores) == 12
 
@@ -423,7 +427,11 @@ def test_a_later_rescoring_does_not_hide_an_item9_answer_on_the_history_or_trend
     at = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
     session = open_session_for(patient, nurse, clinician, started_at=at)
     record_scores(session, nurse, at, phq9_before=12, item9_before=2)
-    record_scores(session, nurse, at + timedelta(minutes=5), phq9_before=8)
+    # A second PHQ-9 in one visit, as the record may hold from before 0015 (now refused).
+    insert_legacy_score(
+        session.id, nurse.id, at + timedelta(minutes=5), phq9_answers(8), ScoreTiming.BEFORE
+    )
+    _db.session.commit()
     login_as(Role.CLINICIAN)
 
     html = client.get(f"/patients/{patient.id}").get_data(as_text=True)

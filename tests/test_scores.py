@@ -1,4 +1,5 @@
-"""Outcome scores: PHQ-9 totals, bands and the item-9 risk flag; pain NRS 0-10."""
+"""Outcome scores: PHQ-9 totals, bands and the item-9 risk flag; pain NRS 0-10. The rules are the
+instruments' definitions as migration 0015 loaded them (clinic/instruments/)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,9 @@ import sqlalchemy as sa
 
 from clinic.auth.models import Role
 from clinic.clinic_time import local_now
+from clinic.instruments.definitions import Definition, DefinitionError, score_answers
+from clinic.instruments.services import current_version
 from clinic.sessions.models import InfusionSession, Instrument, Score, SessionStatus
-from clinic.sessions.scoring import (
-    check_pain_score,
-    phq9_band,
-    phq9_risk_flag,
-    phq9_total,
-)
 from tests.factories import open_session_as
 from tests.helpers import audit_actions, local_minutes_ago
 
@@ -41,6 +38,16 @@ def scores(db, session_id: int) -> list[Score]:
     return list(db.session.scalars(sa.select(Score).where(Score.session_id == session_id)))
 
 
+def definition(code: str) -> Definition:
+    version = current_version(code)
+    assert version is not None
+    return version.spec
+
+
+def phq9(answers: list[int]) -> dict[str, int]:
+    return {f"item{n}": a for n, a in enumerate(answers, start=1)}
+
+
 @pytest.mark.parametrize(
     ("total", "band"),
     [
@@ -56,31 +63,39 @@ def scores(db, session_id: int) -> list[Score]:
         (27, "severe"),
     ],
 )
-def test_phq9_band_boundaries(total, band):
-    assert phq9_band(total) == band
+def test_phq9_band_boundaries(db, total, band):
+    answers = [3] * (total // 3) + ([total % 3] if total % 3 else [])
+    answers += [0] * (9 - len(answers))
+    answers = [answers[8], *answers[:8]]  # item 9 last: keep it 0 unless all are needed
+    scored = score_answers(definition("phq9"), phq9(answers))
+    assert (scored.total, scored.band) == (total, band)
 
 
-def test_phq9_total_and_item9_flag():
-    assert phq9_total([3] * 9) == 27
-    assert phq9_total([1, 2, 0, 0, 0, 0, 0, 0, 0]) == 3
-    assert phq9_risk_flag([0] * 8 + [1]) is True
-    assert phq9_risk_flag([3] * 8 + [0]) is False
+def test_phq9_total_and_item9_flag(db):
+    phq = definition("phq9")
+    assert score_answers(phq, phq9([3] * 9)).total == 27
+    assert score_answers(phq, phq9([1, 2, 0, 0, 0, 0, 0, 0, 0])).total == 3
+    assert score_answers(phq, phq9([0] * 8 + [1])).risk_flag is True
+    assert score_answers(phq, phq9([3] * 8 + [0])).risk_flag is False
 
 
-@pytest.mark.parametrize("answers", [[0] * 8, [0] * 10, [0] * 8 + [4], [0] * 8 + [-1]])
-def test_phq9_refuses_malformed_answers(answers):
-    with pytest.raises(ValueError):
-        phq9_total(answers)
+@pytest.mark.parametrize(
+    ("answers", "field"),
+    [([0] * 8, "item9"), ([0] * 8 + [4], "item9"), ([0] * 3 + [-1] + [0] * 5, "item4")],
+)
+def test_phq9_refuses_malformed_answers_naming_the_item(db, answers, field):
+    with pytest.raises(DefinitionError) as refused:
+        score_answers(definition("phq9"), phq9(answers))
+    assert refused.value.field == field
 
 
-def test_pain_range():
-    assert check_pain_score(0) == 0
-    assert check_pain_score(10) == 10
+def test_pain_range(db):
+    pain = definition("pain_nrs")
+    assert score_answers(pain, {"score": 0}).total == 0
+    assert score_answers(pain, {"score": 10}).total == 10
     for bad in (-1, 11):
-        with pytest.raises(ValueError):
-            check_pain_score(bad)
-    with pytest.raises(ValueError):
-        phq9_band(28)
+        with pytest.raises(DefinitionError, match=r"0 \(no pain\) to 10 \(worst imaginable\)"):
+            score_answers(pain, {"score": bad})
 
 
 def test_phq9_post_stores_total_and_flags_item9_on_chart(client, db, login_as):
@@ -108,7 +123,8 @@ def test_phq9_without_item9_raises_no_flag(client, db, login_as):
     session_id = open_session_as(nurse).id
     client.post(f"/sessions/{session_id}/scores/phq9", data=phq9_data([3] * 8 + [0], "after"))
     (score,) = scores(db, session_id)
-    assert (score.total, score.risk_flag, score.timing.value) == (24, False, "after")
+    # Taken once per visit, before dosing: a timing posted with it is not the form's to choose.
+    assert (score.total, score.risk_flag, score.timing.value) == (24, False, "before")
     assert 'data-testid="risk-flag"' not in client.get(f"/sessions/{session_id}").get_data(
         as_text=True
     )
@@ -134,7 +150,7 @@ def test_pain_score_out_of_range_is_refused_with_input_kept(client, db, login_as
     response = client.post(f"/sessions/{session_id}/scores/pain", data=data)
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert "Pain is scored 0 (no pain) to 10 (worst imaginable)." in page
+    assert "Not an answer to this item: 0 (no pain) to 10 (worst imaginable)." in page
     # One tap per score, 0 to 10: no button stands for 11, and none is shown chosen.
     start = page.index('id="pain-form"')
     pain_form = page[start : page.index("</form>", start)]

@@ -18,6 +18,7 @@ from clinic.sessions.entries import ChartError
 from clinic.sessions.guards import SessionLockedError
 from clinic.sessions.models import Administration, Phase, Pregnancy, Screening, Signature
 from clinic.sessions.screening_rules import ScreeningOutcome
+from clinic.sessions.services.follow_up import cssrs_outstanding
 from clinic.sessions.services.screening import (
     ScreeningDetails,
     override_screening,
@@ -381,3 +382,12 @@ def test_every_screening_column_is_signed(charting: dict[str, Any]) -> None:
         _db.session.commit()
         _db.session.expire_all()
     assert signature_matches(_db.session.scalar(sa.select(Signature)))
+
+
+def test_a_positive_suicidality_screen_makes_the_cssrs_due_before_discharge(
+    charting: dict[str, Any],
+) -> None:
+    session_id = charting["session"].id
+    assert cssrs_outstanding(session_id) == []
+    screen(charting, suicidality_positive=True)
+    assert cssrs_outstanding(session_id) == ["Screening: suicidality question positive"]

@@ -256,9 +256,11 @@ def test_service_accepts_a_pain_score_on_the_ends_of_its_scale(
 def test_service_refuses_phq9_answers_outside_the_instrument(
     chart: dict[str, Any], answers: list[Any]
 ) -> None:
-    # A ValueError (ChartError is one): the form's choices refuse these before the service.
-    with pytest.raises(ValueError, match="PHQ-9"):
+    # Refused next to the item at fault (the tenth, or the first wrong or missing one).
+    with pytest.raises(ChartError) as refused:
         record_phq9(chart, answers)
+
+    assert refused.value.field in {"item9", "item10"}
 
     assert stored(Score) == []
     assert audit_actions("score_recorded") == []

@@ -81,7 +81,9 @@ SIGNED_MODELS: tuple[type[Any], ...] = (
 # addenda, which are added after signing, and orders, which carry a signature of their own (their
 # clinician's) and are checked against their trail; the administrations carrying one out are
 # signed with its id.
-UNSIGNED_SESSION_TABLES = frozenset({"signature", "addendum", "medication_order"})
+# The REMS form is filed after the session, often after signing (within 7 days): its answer and
+# its submission are audited and checked against the trail, not signed.
+UNSIGNED_SESSION_TABLES = frozenset({"signature", "addendum", "medication_order", "rems_form"})
 # Tables added after the fixed session below, signed where a session has rows in them
 # (digest.ADDED_ENTRY_MODELS), each with its own tamper test: the fixed session has none, so
 # that its known digest stays what every signature stored before them holds.

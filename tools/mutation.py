@@ -62,8 +62,8 @@ MODULES: dict[str, Target] = {
         ),
     ),
     "scoring": Target(
-        "clinic/sessions/scoring.py",
-        ("tests/test_scores.py", "tests/test_flag_directions.py", "tests/test_service_rules.py"),
+        "clinic/instruments/definitions.py",
+        ("tests/test_scores.py", "tests/test_instruments.py", "tests/test_service_rules.py"),
     ),
     "digest": Target(
         "clinic/sessions/digest.py",

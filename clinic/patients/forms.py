@@ -94,6 +94,13 @@ class PatientForm(FlaskForm):
         render_kw={"autocomplete": "off", "inputmode": "tel"},
     )
 
+    rems_patient_id = StringField(
+        "REMS patient ID",
+        description="Esketamine nasal spray: the ID the REMS programme gave the patient.",
+        validators=[Optional(), Length(max=40)],
+        render_kw={"autocomplete": "off"},
+    )
+
     def validate_emergency_contact_phone(self, field: Field) -> None:
         # A name without a number cannot be called in an emergency.
         if (self.emergency_contact_name.data or "").strip() and not (field.data or "").strip():
@@ -110,6 +117,7 @@ class PatientForm(FlaskForm):
             indication=Indication(self.indication.data),
             emergency_contact_name=self.emergency_contact_name.data or "",
             emergency_contact_phone=self.emergency_contact_phone.data or "",
+            rems_patient_id=self.rems_patient_id.data or "",
         )
 
 

@@ -63,6 +63,8 @@ class Patient(db.Model):
     indication: Mapped[Indication] = mapped_column(enum_column(Indication))
     emergency_contact_name: Mapped[str] = mapped_column(sa.String(120), default="")
     emergency_contact_phone: Mapped[str] = mapped_column(sa.String(40), default="")
+    # The patient's ID in the esketamine REMS programme, as the programme issued it.
+    rems_patient_id: Mapped[str] = mapped_column(sa.String(40), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

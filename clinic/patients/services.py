@@ -40,6 +40,7 @@ TEXT_FIELDS = (
     "allergies",
     "emergency_contact_name",
     "emergency_contact_phone",
+    "rems_patient_id",
 )
 
 
@@ -70,6 +71,7 @@ class PatientData:
     indication: Indication
     emergency_contact_name: str = ""
     emergency_contact_phone: str = ""
+    rems_patient_id: str = ""
 
     def cleaned(self) -> PatientData:
         """Surrounding whitespace removed; the text itself (e.g. allergies) kept as typed."""
@@ -123,6 +125,7 @@ def snapshot(patient: Patient) -> dict[str, Any]:
         "indication": patient.indication.value,
         "emergency_contact_name": patient.emergency_contact_name,
         "emergency_contact_phone": patient.emergency_contact_phone,
+        "rems_patient_id": patient.rems_patient_id,
     }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
@@ -13,6 +13,7 @@ from clinic.clinic_time import clinic_zone, local_now
 from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.sessions.models import InfusionSession, MonitoringEntry, SessionStatus
+from clinic.sessions.services.rems import RemsDue, rems_forms_due
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class BoardRow:
 class Board:
     today: list[BoardRow]
     awaiting_signature: list[InfusionSession]
+    # Esketamine sessions whose REMS monitoring form is not yet submitted, soonest due first.
+    rems_due: list[RemsDue] = field(default_factory=list)
 
 
 def _is_running(infusion_session: InfusionSession) -> bool:
@@ -81,4 +84,4 @@ def build_board() -> Board:
         .options(joinedload(InfusionSession.patient), joinedload(InfusionSession.nurse))
         .order_by(InfusionSession.started_at)
     ).all()
-    return Board(today=today, awaiting_signature=list(awaiting))
+    return Board(today=today, awaiting_signature=list(awaiting), rems_due=rems_forms_due())

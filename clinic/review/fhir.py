@@ -41,6 +41,7 @@ from clinic.sessions.models import (
     Score,
     SessionStatus,
 )
+from clinic.sessions.services.scores import score_definition
 
 MRN_SYSTEM = "urn:clinic:mrn"
 SNOMED = "http://snomed.info/sct"
@@ -522,12 +523,68 @@ def score_observation(
             notes=timing,
             **common,
         )
-    return observation(
-        code=loinc("72514-3", "Pain severity - 0-10 verbal numeric rating [Score] - Reported"),
-        valueQuantity=score_quantity(score.total),
-        notes=timing,
-        **common,
+    definition = score_definition(score)
+    if score.instrument == Instrument.PAIN_NRS:
+        return observation(
+            code=loinc("72514-3", "Pain severity - 0-10 verbal numeric rating [Score] - Reported"),
+            valueQuantity=score_quantity(score.total),
+            notes=timing,
+            **common,
+        )
+    # Any other instrument by its definition: its LOINC panel with the total as a component,
+    # its LOINC total alone, or its name where it has no LOINC code.
+    total_code = (
+        loinc(definition.loinc_total, f"{definition.name} total score")
+        if definition.loinc_total
+        else {"text": f"{definition.name} total"}
     )
+    if definition.loinc_panel:
+        return observation(
+            code=loinc(definition.loinc_panel, f"{definition.name} panel"),
+            component=[{"code": total_code, "valueQuantity": score_quantity(score.total)}],
+            notes=timing,
+            **common,
+        )
+    return observation(
+        code=total_code, valueQuantity=score_quantity(score.total), notes=timing, **common
+    )
+
+
+def questionnaire_response(
+    score: Score, patient_ref: dict[str, str], encounter_ref: dict[str, str]
+) -> dict[str, Any]:
+    """The answers as given, item by item (an item not asked has no answer), against the
+    instrument version they answered; LOINC codes on the items that have one."""
+    definition = score_definition(score)
+    version = score.instrument_version.version if score.instrument_version else 1
+    items = []
+    for item, answer in zip(definition.items, score.answers, strict=False):
+        entry_: dict[str, Any] = {"linkId": item.name, "text": item.text}
+        if item.loinc:  # the item's LOINC question, as a definition reference
+            entry_["definition"] = f"{LOINC}/{item.loinc}"
+        if answer is not None:
+            entry_["answer"] = [{"valueInteger": int(answer)}]
+        items.append(entry_)
+    resource: dict[str, Any] = {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": f"urn:clinic:instrument:{definition.code}|{version}",
+        "status": "entered-in-error" if score.is_voided else "completed",
+        "subject": patient_ref,
+        "encounter": encounter_ref,
+        "authored": instant(score.occurred_at),
+        "author": {"display": score.recorded_by.display_name},
+        "item": items,
+    }
+    if definition.loinc_panel:
+        resource["_questionnaire"] = {
+            "extension": [
+                {
+                    "url": "http://hl7.org/fhir/StructureDefinition/display",
+                    "valueString": f"{definition.name} (LOINC {definition.loinc_panel})",
+                }
+            ]
+        }
+    return resource
 
 
 def weight_observation(
@@ -722,6 +779,12 @@ def build_bundle(record: PatientRecord) -> dict[str, Any]:
                 entry(
                     resource_id("score", score.id),
                     score_observation(score, patient_ref, encounter_ref),
+                )
+            )
+            entries.append(
+                entry(
+                    resource_id("score", score.id, "answers"),
+                    questionnaire_response(score, patient_ref, encounter_ref),
                 )
             )
     return {

@@ -43,7 +43,7 @@ from clinic.sessions.models import (
     ScoreTiming,
     SessionStatus,
 )
-from clinic.sessions.scoring import phq9_band
+from clinic.sessions.services.scores import band_of
 from clinic.sessions.vitals import abnormal_flags
 
 # What the flags column shows, in flowsheet order; MOAA/S is an adverse finding instead.
@@ -166,7 +166,14 @@ VITALS = (
     .group_by(MonitoringEntry.session_id, MonitoringEntry.sedation_moaas)
 )
 SCORES = (
-    sa.select(Score.session_id, Score.instrument, Score.timing, Score.total, Score.risk_flag)
+    sa.select(
+        Score.session_id,
+        Score.instrument,
+        Score.instrument_version_id,
+        Score.timing,
+        Score.total,
+        Score.risk_flag,
+    )
     .where(Score.session_id.in_(PAGE_IDS), Score.voided_at.is_(None))
     # Oldest first, so a rescoring of the same timing replaces the earlier one below.
     .order_by(Score.occurred_at, Score.id)
@@ -322,7 +329,11 @@ def _row(
 ) -> SessionRow:
     latest: dict[tuple[Instrument, ScoreTiming], ScoreValue] = {}
     for score in scores:
-        band = phq9_band(score.total) if score.instrument == Instrument.PHQ9 else None
+        band = (
+            band_of(score.instrument, score.total, score.instrument_version_id)
+            if score.instrument == Instrument.PHQ9
+            else None
+        )
         key = (score.instrument, score.timing)
         # The latest score is shown, but an item-9 answer above 0 in any score of the session
         # stays flagged: a rescoring must not hide a suicide-risk answer.

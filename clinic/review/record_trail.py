@@ -49,6 +49,7 @@ from clinic.sessions.models import (
     InfusionEvent,
     InfusionSession,
     MonitoringEntry,
+    RemsForm,
     Score,
     Screening,
     SessionStatus,
@@ -114,7 +115,7 @@ TRAILS: tuple[Trail, ...] = (
         "created_by_id",
         updates=("patient_updated",),
         not_audited=frozenset({"id", "updated_at", "version"}),
-        since=frozenset({"created_at"}),
+        since=frozenset({"created_at", "rems_patient_id"}),
     ),
     Trail(Consent, "consent_recorded", "recorded_by_id", updates=("consent_withdrawn",)),
     Trail(TreatmentCourse, "course_opened", "clinician_id", updates=("course_ended",)),
@@ -152,7 +153,8 @@ TRAILS: tuple[Trail, ...] = (
         Score,
         "score_recorded",
         "recorded_by_id",
-        since=ENTRY_SINCE | {"session_id", "answers", "risk_flag"},
+        since=ENTRY_SINCE
+        | {"session_id", "answers", "risk_flag", "instrument_version_id", "assessment_note"},
     ),
     Trail(
         ChecklistCompletion,
@@ -181,6 +183,11 @@ TRAILS: tuple[Trail, ...] = (
         "author_id",
         updates=(),
         since=frozenset({"session_id", "created_at"}),
+    ),
+    # The REMS form's row is made by its first ready-to-leave answer (a submission needs one),
+    # and each answer's event holds the whole answer.
+    Trail(
+        RemsForm, "rems_ready_answered", "ready_answered_by_id", updates=("rems_form_submitted",)
     ),
     SignatureTrail(
         Signature,

@@ -16,8 +16,9 @@ import sqlalchemy as sa
 
 from clinic.clinic_time import format_local
 from clinic.extensions import db
+from clinic.instruments.definitions import Definition
+from clinic.instruments.services import current_version, current_versions
 from clinic.sessions.models import InfusionSession, Instrument, Score, ScoreTiming
-from clinic.sessions.scoring import PAIN_MAX, PHQ9_BANDS, PHQ9_MAX_TOTAL
 
 # Drawing area, in SVG user units (the viewBox); the CSS scales the whole chart to its column.
 WIDTH = 720
@@ -36,10 +37,11 @@ class PlottedScore:
 
     session_id: int
     started_at: datetime
-    instrument: Instrument
+    instrument: str
     timing: ScoreTiming
     total: int
     risk_flag: bool
+    course_id: int | None = None
 
 
 def trend_scores(patient_id: int, sessions: int = TREND_SESSIONS) -> list[PlottedScore]:
@@ -66,6 +68,7 @@ def trend_scores(patient_id: int, sessions: int = TREND_SESSIONS) -> list[Plotte
             Score.timing,
             Score.total,
             Score.risk_flag,
+            InfusionSession.course_id,
         )
         .join(Score, Score.session_id == InfusionSession.id)
         .where(InfusionSession.id.in_(latest), Score.voided_at.is_(None))
@@ -81,12 +84,12 @@ class SessionScores:
 
     session_id: int
     started_at: datetime
-    values: dict[tuple[Instrument, ScoreTiming], PlottedScore]
+    values: dict[tuple[str, ScoreTiming], PlottedScore]
     # The clinic-calendar date, formatted once per session: the table row, the points of both
     # charts and the axis all print it, and a zone conversion for each doubled build_trends.
     day: str
 
-    def get(self, instrument: Instrument, timing: ScoreTiming) -> PlottedScore | None:
+    def get(self, instrument: str, timing: ScoreTiming) -> PlottedScore | None:
         return self.values.get((instrument, timing))
 
 
@@ -97,6 +100,10 @@ class Point:
     value: int
     risk: bool
     label: str  # e.g. "2026-03-02 before: 14", the point's own <title>
+    # Read from the entered totals against the course's first (RESPONSE_FRACTION below it) and
+    # the instrument's remission threshold: shown, never used for anything else.
+    response: bool = False
+    remission: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,10 @@ class Chart:
     x_ticks: list[Tick]
     series: list[Series]
     bands: list[Band] = field(default_factory=list)
+    # The course's first score and the response line (half of it), when the instrument has a
+    # remission threshold: "First score 18 (2026-03-02); response at 9 or below; remission < 5".
+    course_note: str = ""
+    response_y: float | None = None
 
     @property
     def width(self) -> int:
@@ -157,6 +168,8 @@ class Trends:
     phq9: Chart | None
     pain: Chart | None
     older_left_out: bool = False
+    # Every other instrument with scores on two sessions (GAD-7, FIQR, CADSS, ...).
+    others: list[Chart] = field(default_factory=list)
 
 
 def build_trends(scores: Iterable[PlottedScore], sessions_drawn: int = TREND_SESSIONS) -> Trends:
@@ -179,17 +192,31 @@ def build_trends(scores: Iterable[PlottedScore], sessions_drawn: int = TREND_SES
     sessions = list(by_session.values())
     older_left_out = len(sessions) > sessions_drawn
     sessions = sessions[-sessions_drawn:]
+    shown = {Instrument.PHQ9.value, Instrument.PAIN_NRS.value}
+    codes = {code for row in sessions for code, _ in row.values} - shown
+    others = [
+        chart
+        for version in current_versions()
+        if version.code in codes and (chart := _chart(sessions, version.spec, 180)) is not None
+    ]
     return Trends(
         sessions=sessions,
-        phq9=_chart(sessions, Instrument.PHQ9, PHQ9_MAX_TOTAL, 200),
-        pain=_chart(sessions, Instrument.PAIN_NRS, PAIN_MAX, 150),
+        phq9=_chart(sessions, _definition(Instrument.PHQ9), 200),
+        pain=_chart(sessions, _definition(Instrument.PAIN_NRS), 150),
         older_left_out=older_left_out,
+        others=others,
     )
 
 
-def _chart(
-    sessions: Sequence[SessionScores], instrument: Instrument, top_value: int, height: int
-) -> Chart | None:
+def _definition(code: str) -> Definition:
+    version = current_version(code)
+    if version is None:
+        raise LookupError(code)
+    return version.spec
+
+
+def _chart(sessions: Sequence[SessionScores], definition: Definition, height: int) -> Chart | None:
+    instrument, top_value = definition.code, definition.maximum_total
     scored = [s for s in sessions if any(k[0] == instrument for k in s.values)]
     if len(scored) < MIN_SESSIONS_FOR_TREND:
         return None  # one point is not a trend: the page says so instead
@@ -206,39 +233,67 @@ def _chart(
     def y_of(value: float) -> float:
         return bottom - value / top_value * (bottom - top)
 
+    firsts = _course_firsts(scored, instrument)
+    remission = definition.remission_below
     series = []
-    for timing, css in ((ScoreTiming.BEFORE, "series-before"), (ScoreTiming.AFTER, "series-after")):
-        points = [
-            Point(
-                x=x_of(s.started_at),
-                y=y_of(score.total),
-                value=score.total,
-                risk=score.risk_flag,
-                label=f"{s.day} {timing.value}: {score.total}"
-                + (" (item 9 above 0)" if score.risk_flag else ""),
+    for timing, css in TIMING_SERIES:
+        points = []
+        for s in scored:
+            score = s.get(instrument, timing)
+            if score is None:
+                continue
+            baseline = firsts.get(score.course_id) if timing == ScoreTiming.BEFORE else None
+            response = baseline is not None and baseline > 0 and score.total * 2 <= baseline
+            remitted = remission is not None and timing == ScoreTiming.BEFORE
+            remitted = remitted and score.total < remission  # type: ignore[operator]
+            points.append(
+                Point(
+                    x=x_of(s.started_at),
+                    y=y_of(score.total),
+                    value=score.total,
+                    risk=score.risk_flag,
+                    label=f"{s.day} {timing.value}: {score.total}"
+                    + (" (item 9 above 0)" if score.risk_flag else "")
+                    + (" (response)" if response else "")
+                    + (" (remission)" if remitted else ""),
+                    response=response,
+                    remission=remitted,
+                )
             )
-            for s in scored
-            if (score := s.get(instrument, timing)) is not None
-        ]
         if points:
             series.append(Series(timing, css, points))
+    course_note, response_y = "", None
+    latest_course = scored[-1].get(instrument, ScoreTiming.BEFORE)
+    if remission is not None and latest_course is not None:
+        baseline = firsts.get(latest_course.course_id)
+        if baseline is not None:
+            response_y = y_of(baseline / 2)
+            course_note = (
+                f"First score of the course {baseline}; response at {baseline // 2} or below "
+                f"(50 % below it); remission below {remission}."
+            )
 
     bands: list[Band] = []
-    if instrument == Instrument.PHQ9:
-        floors = [floor for floor, _ in PHQ9_BANDS] + [top_value + 1]
-        for (floor, name), ceiling, css in zip(PHQ9_BANDS, floors[1:], BAND_CLASSES, strict=True):
+    if definition.bands:
+        floors = [band.floor for band in definition.bands] + [top_value + 1]
+        named = [(band.floor, band.label) for band in definition.bands]
+        for (floor, name), ceiling, css in zip(named, floors[1:], BAND_CLASSES, strict=False):
             # A band covers its whole integers: 5-9 is drawn from 4.5 to 9.5, clipped to 0-27.
             low, high = max(floor - 0.5, 0), min(ceiling - 0.5, top_value)
             label = f"{name} {floor}-{ceiling - 1}"
             bands.append(Band(y_of(high), y_of(low) - y_of(high), css, label))
-        y_values = [0, 5, 10, 15, 20, top_value]
+        y_values = sorted({band.floor for band in definition.bands} | {top_value})
     else:
-        y_values = [0, 2, 4, 6, 8, top_value]
+        y_values = (
+            [0, 2, 4, 6, 8, top_value]
+            if top_value <= 10
+            else [round(top_value * step / 4) for step in range(5)]
+        )
 
     return Chart(
-        key=instrument.value,
-        title=f"{instrument.label} across sessions",
-        description=_description(instrument, scored, top_value),
+        key=instrument,
+        title=f"{definition.name} across sessions",
+        description=_description(definition, scored),
         height=height,
         plot_left=left,
         plot_right=right,
@@ -248,7 +303,26 @@ def _chart(
         x_ticks=_x_ticks(scored, x_of),
         series=series,
         bands=bands,
+        course_note=course_note,
+        response_y=response_y,
     )
+
+
+TIMING_SERIES = (
+    (ScoreTiming.BEFORE, "series-before"),
+    (ScoreTiming.AFTER, "series-after"),
+    (ScoreTiming.PEAK, "series-after"),
+)
+
+
+def _course_firsts(scored: Sequence[SessionScores], instrument: str) -> dict[int | None, int]:
+    """Each course's first total before dosing, among the sessions drawn (oldest first)."""
+    firsts: dict[int | None, int] = {}
+    for s in scored:
+        score = s.get(instrument, ScoreTiming.BEFORE)
+        if score is not None and score.course_id is not None:
+            firsts.setdefault(score.course_id, score.total)
+    return firsts
 
 
 def _x_ticks(scored: Sequence[SessionScores], x_of: Callable[[datetime], float]) -> list[Tick]:
@@ -272,18 +346,21 @@ def _x_ticks(scored: Sequence[SessionScores], x_of: Callable[[datetime], float])
     return ticks
 
 
-def _description(instrument: Instrument, scored: Sequence[SessionScores], top_value: int) -> str:
+def _description(definition: Definition, scored: Sequence[SessionScores]) -> str:
+    instrument, top_value = definition.code, definition.maximum_total
     first, last = scored[0], scored[-1]
     text = (
-        f"{instrument.label} totals (0 to {top_value}) before and after each of {len(scored)} "
+        f"{definition.name} totals (0 to {top_value}) before and after each of {len(scored)} "
         f"sessions from {first.day} to {last.day}."
     )
     latest = last.get(instrument, ScoreTiming.BEFORE) or last.get(instrument, ScoreTiming.AFTER)
     if latest is not None:
         text += f" Latest: {latest.total} ({latest.timing.value})."
-    if instrument == Instrument.PHQ9:
-        text += (
-            " Shaded bands: minimal 0-4, mild 5-9, moderate 10-14, moderately severe 15-19,"
-            " severe 20-27."
+    if definition.bands:
+        ceilings = [band.floor - 1 for band in definition.bands[1:]] + [top_value]
+        text += " Shaded bands: " + ", ".join(
+            f"{band.label} {band.floor}-{ceiling}"
+            for band, ceiling in zip(definition.bands, ceilings, strict=True)
         )
+        text += "."
     return text

@@ -32,6 +32,7 @@ from clinic.clinical_numbers import decimal_text
 from clinic.database import utcnow
 from clinic.extensions import db
 from clinic.form_choices import as_choices
+from clinic.instruments.services import current_version
 from clinic.orders.models import MedicationOrder
 from clinic.orders.services import orders_in_force
 from clinic.sessions.adverse_event_section import adverse_event_section
@@ -43,7 +44,7 @@ from clinic.sessions.forms.deviations import AcknowledgeDeviationForm
 from clinic.sessions.forms.discharge import CancelForm, ChecklistForm, EndSessionForm
 from clinic.sessions.forms.discharge_assessment import DischargeAssessmentForm
 from clinic.sessions.forms.monitoring import MonitoringForm
-from clinic.sessions.forms.scores import PainForm
+from clinic.sessions.forms.scores import ScoreForm, score_form
 from clinic.sessions.forms.screening import ScreeningForm, ScreeningOverrideForm
 from clinic.sessions.forms.signoff import AddendumForm, SignForm
 from clinic.sessions.loading import get_session_or_404
@@ -57,7 +58,6 @@ from clinic.sessions.models import (
     Method,
     MonitoringEntry,
     Phase,
-    Score,
     SessionStatus,
     Signature,
 )
@@ -67,7 +67,8 @@ from clinic.sessions.route_profiles import (
     route_profile,
     vitals_schedule,
 )
-from clinic.sessions.scoring import PHQ9_ANSWERS, PHQ9_ITEMS, PHQ9_STEM, phq9_band
+from clinic.sessions.score_rows import ScoreRow, ScoresPart, scores_part
+from clinic.sessions.score_rows import score_rows as score_rows  # the print page reads it here
 from clinic.sessions.screening_section import screening_section
 from clinic.sessions.services.adverse_events import adverse_events_of
 from clinic.sessions.services.discharge import ChecklistRow, checklist_rows
@@ -98,11 +99,6 @@ MONITORING_OF_SESSION = (
     .where(MonitoringEntry.session_id == sa.bindparam("session_id"))
     .order_by(MonitoringEntry.occurred_at, MonitoringEntry.id)
 )
-SCORES_OF_SESSION = (
-    sa.select(Score)
-    .where(Score.session_id == sa.bindparam("session_id"))
-    .order_by(Score.occurred_at, Score.id)
-)
 
 
 @dataclass
@@ -113,7 +109,7 @@ class ShownAgain:
     administration_form: AdministrationForm | None = None
     event_forms: dict[int, InfusionEventForm] = field(default_factory=dict)
     end_form: EndSessionForm | None = None
-    pain_form: PainForm | None = None
+    pain_form: ScoreForm | None = None
     checklist_forms: dict[int, ChecklistForm] = field(default_factory=dict)
     cancel_form: CancelForm | None = None
     sign_form: SignForm | None = None
@@ -175,12 +171,6 @@ class TimelineRow:
     flags: dict[str, str]
 
 
-@dataclass(frozen=True)
-class ScoreRow:
-    score: Score
-    band: str | None  # PHQ-9 only
-
-
 @dataclass
 class AfterDosing:
     """The part of the chart after dosing (_after_dosing.html): scores, checklist, sign-off,
@@ -191,19 +181,17 @@ class AfterDosing:
     can_sign: bool
     scores: list[ScoreRow]
     risk_flag: bool
+    instruments: ScoresPart
     checklist: list[ChecklistRow]
     sign_problems: list[str]
     signature: Signature | None
     signature_matches: bool | None
     addenda: list[Addendum]
-    pain_form: PainForm | None = None
+    pain_form: ScoreForm | None = None
     checklist_forms: dict[int, ChecklistForm] = field(default_factory=dict)
     cancel_form: CancelForm | None = None
     sign_form: SignForm | None = None
     addendum_form: AddendumForm | None = None
-    phq9_items: tuple[str, ...] = PHQ9_ITEMS
-    phq9_stem: str = PHQ9_STEM
-    phq9_answers: tuple[tuple[int, str], ...] = PHQ9_ANSWERS
 
 
 # --- what the chart and the print page read ---------------------------------------------------
@@ -215,13 +203,6 @@ def administrations_of(session_id: int) -> list[Administration]:
 
 def monitoring_of(session_id: int) -> list[MonitoringEntry]:
     return list(db.session.scalars(MONITORING_OF_SESSION, {"session_id": session_id}).unique())
-
-
-def score_rows(session_id: int) -> list[ScoreRow]:
-    scores = db.session.scalars(SCORES_OF_SESSION, {"session_id": session_id}).unique()
-    return [
-        ScoreRow(s, phq9_band(s.total) if s.instrument == Instrument.PHQ9 else None) for s in scores
-    ]
 
 
 def addenda_of(infusion_session: InfusionSession) -> list[Addendum]:
@@ -381,7 +362,8 @@ def _after_dosing(
     administrations: list[Administration],
     shown_again: ShownAgain,
 ) -> AfterDosing:
-    scores = score_rows(infusion_session.id)
+    instruments = scores_part(infusion_session.id, first_dosing_time(administrations))
+    scores = instruments.rows
     signature, matches = signature_check(infusion_session)
     editable = not infusion_session.is_signed
     checklist = checklist_rows(infusion_session.id)
@@ -390,7 +372,8 @@ def _after_dosing(
         editable=editable,
         can_sign=current_user.role == Role.CLINICIAN,
         scores=scores,
-        risk_flag=any(row.score.risk_flag and not row.score.is_voided for row in scores),
+        risk_flag=instruments.risk_flag,
+        instruments=instruments,
         checklist=checklist,
         sign_problems=(
             shown_again.sign_problems
@@ -403,7 +386,9 @@ def _after_dosing(
         addenda=addenda_of(infusion_session),
     )
     if editable:
-        section.pain_form = shown_again.pain_form or PainForm(formdata=None)
+        pain = current_version(Instrument.PAIN_NRS)
+        if pain is not None:
+            section.pain_form = shown_again.pain_form or score_form(pain, formdata=None)
         section.checklist_forms = {
             row.item.id: shown_again.checklist_forms.get(row.item.id)
             or ChecklistForm(

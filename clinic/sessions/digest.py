@@ -59,6 +59,8 @@ ADDED_AFTER_VERSION_1: dict[str, frozenset[str]] = {
             "adverse_event_id",
         }
     ),
+    # Scores stored before instruments were data (0015) hold no version and no assessment.
+    "score": frozenset({"instrument_version_id", "assessment_note"}),
 }
 
 # Columns added later that every earlier row holds at a default meaning what those rows always

@@ -11,7 +11,7 @@ never computes, suggests or totals a dose.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -21,6 +21,7 @@ from clinic.administration_terms import Method, Route
 from clinic.auth.models import User
 from clinic.database import UTCDateTime, utcnow
 from clinic.extensions import db
+from clinic.instruments.models import InstrumentVersion
 from clinic.orders.models import MedicationOrder
 from clinic.patients.consents.models import Consent
 from clinic.patients.courses.models import TreatmentCourse
@@ -87,17 +88,29 @@ class Nausea(enum.StrEnum):
 
 
 class Instrument(enum.StrEnum):
+    """The instruments the code itself names (a rule reads them); a clinic adds others as data
+    (clinic/instruments/), and `Score.instrument` holds any instrument's code."""
+
     PHQ9 = "phq9"
     PAIN_NRS = "pain_nrs"
-
-    @property
-    def label(self) -> str:
-        return {"phq9": "PHQ-9", "pain_nrs": "Pain NRS"}[self.value]
+    GAD7 = "gad7"
+    CSSRS = "cssrs"
 
 
 class ScoreTiming(enum.StrEnum):
-    BEFORE = "before"
-    AFTER = "after"
+    BEFORE = "before"  # before dosing
+    AFTER = "after"  # after dosing
+    PEAK = "peak"  # at the dissociation peak
+    TRIGGERED = "triggered"  # asked because a rule called for it
+
+    @property
+    def label(self) -> str:
+        return {
+            "before": "Before dosing",
+            "after": "After dosing",
+            "peak": "At the peak",
+            "triggered": "Triggered",
+        }[self.value]
 
 
 class InfusionSession(db.Model):
@@ -292,13 +305,22 @@ class Score(ClinicalEntry, db.Model):
         ),
     )
 
-    instrument: Mapped[Instrument] = mapped_column(enum_column(Instrument))
+    # The instrument's code (clinic/instruments/) and the version it was taken with; none on
+    # scores stored before instruments were data, which read as their instrument's version 1.
+    instrument: Mapped[str] = mapped_column(sa.String(24))
+    instrument_version_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("instrument_version.id")
+    )
     timing: Mapped[ScoreTiming] = mapped_column(enum_column(ScoreTiming))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     answers: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
     total: Mapped[int]
     # PHQ-9 item 9 above 0: thoughts of self-harm, flagged wherever the score appears.
     risk_flag: Mapped[bool] = mapped_column(default=False)
+    # The clinician's assessment an instrument is recorded with (the C-SSRS screener's).
+    assessment_note: Mapped[str | None] = mapped_column(sa.Text)
+
+    instrument_version: Mapped[InstrumentVersion | None] = relationship(lazy="joined")
 
 
 class ChecklistItem(db.Model):
@@ -541,3 +563,26 @@ class DischargeAssessment(ClinicalEntry, db.Model):
     note: Mapped[str] = mapped_column(sa.Text, default="")
 
     instruction: Mapped[InstructionText | None] = relationship(lazy="joined")
+
+
+class RemsForm(db.Model):
+    """What the esketamine REMS monitoring form asks that the chart does not hold (when the
+    patient would have been ready to leave) and its submission. The rest of the form is read
+    from the session's record (clinic/sessions/services/rems.py), never copied here."""
+
+    __tablename__ = "rems_form"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("infusion_session.id"), unique=True)
+    # Minutes from the first device, as the nurse judged it.
+    ready_to_leave_minutes: Mapped[int | None]
+    ready_answered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    ready_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    submitted_on: Mapped[date | None]
+    submitted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    ready_answered_by: Mapped[User | None] = relationship(
+        foreign_keys=[ready_answered_by_id], lazy="joined"
+    )
+    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id], lazy="joined")

@@ -345,10 +345,9 @@ def record_pain(page: Page, score: str, timing: str = "After the session", when:
     expect(page.get_by_text(f"Pain score recorded: {score}/10.")).to_be_visible()
 
 
-def record_phq9(
-    page: Page, answers: list[int], timing: str = "Before the session", when: str = ""
-) -> None:
-    """The nine items, each answered by its label ("1 · Several days"), then when it was asked."""
+def record_phq9(page: Page, answers: list[int], when: str = "") -> None:
+    """The nine items, each answered by its label ("1 · Several days"), then when it was asked:
+    once per visit, before dosing (since issue 16 the form asks no "before or after")."""
     page.get_by_role("link", name="Record a PHQ-9…").click()
     check_page(page)
     form = page.locator("#phq9-form")
@@ -362,7 +361,6 @@ def record_phq9(
     for number, answer in enumerate(answers, start=1):
         item = groups.filter(has_text=re.compile(rf"^\s*{number}\. "))
         choose(item, f"{answer} · {labels[answer]}")
-    choose(form.get_by_role("group", name="When"), timing)
     if when:
         fill_time(form.get_by_role("group", name="Time"), when)
     form.get_by_role("button", name="Save PHQ-9").click()

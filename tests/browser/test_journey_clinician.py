@@ -90,8 +90,9 @@ def charted(browser: Any, live_server: Any) -> Iterator[Charted]:
         sedation="5 · readily to name",
         dissociation="None",
     )
+    # The PHQ-9 asks about the last two weeks: taken before dosing.
+    record_phq9(page, [1, 1, 1, 1, 1, 1, 0, 1, 0])
     record_administration(page, dose="0.5", dose_unit="mg/kg", rate="35", rate_unit="mg/h")
-    record_phq9(page, [1, 1, 1, 1, 1, 1, 0, 1, 0], timing="Before the session")
     record_vitals(
         page,
         systolic="138",

@@ -134,6 +134,9 @@ def test_nurse_charts_an_iv_session_at_the_chair(
         dissociation="None",
     )
 
+    # The PHQ-9 asks about the last two weeks: taken once, before dosing.
+    record_phq9(page, [2, 2, 1, 2, 1, 1, 2, 1, 0])
+
     # The clinician orders 0.5 mg/kg over 40 minutes, run at 36 mg/h: entered as stated.
     record_administration(page, dose="0.5", dose_unit="mg/kg", rate="36", rate_unit="mg/h")
     administrations = page.get_by_test_id("administrations")
@@ -219,8 +222,7 @@ def test_nurse_charts_an_iv_session_at_the_chair(
     expect(rows).to_have_count(5)
     check_page(page)
 
-    # Scores, then the discharge checklist.
-    record_phq9(page, [2, 2, 1, 2, 1, 1, 2, 1, 0], timing="Before the session")
+    # Pain after dosing, then the discharge checklist.
     record_pain(page, "3")
     check_page(page)
     complete_checklist(page, driver="Erik Lindqvist")

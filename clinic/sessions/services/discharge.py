@@ -31,6 +31,7 @@ from clinic.sessions.models import (
 )
 from clinic.sessions.route_profiles import Observation, observation, route_profile
 from clinic.sessions.services.discharge_assessment import latest_assessment
+from clinic.sessions.services.follow_up import cssrs_outstanding
 from clinic.submissions import Saved
 
 
@@ -302,6 +303,12 @@ def end_session(
         )
     if discharged_at < infusion_session.started_at:
         raise ChartError("The discharge time is before the session started.", "discharged_at")
+    outstanding = cssrs_outstanding(session_id)
+    if outstanding:
+        raise ChartError(
+            "Not yet: the C-SSRS screener with a clinician's assessment is needed before "
+            f"discharge ({'; '.join(outstanding)})."
+        )
     require_not_ahead(discharged_at, "discharged_at")
     override = require_observation_kept(actor, infusion_session, discharged_at, override_reason)
     before = {

@@ -19,6 +19,7 @@ from clinic.sessions.forms.voiding import VoidForm
 from clinic.sessions.guards import SessionLockedError
 from clinic.sessions.loading import get_session_or_404
 from clinic.sessions.models import InfusionSession
+from clinic.sessions.services.scores import score_definition
 from clinic.sessions.services.voiding import VOIDABLE, may_void, void_entry
 from clinic.sessions.views.posting import record_page_view, save_or_show_again
 
@@ -101,7 +102,8 @@ def describe_entry(kind: str, entry: Any) -> str:
     if kind == "adverse_event":
         return f"Adverse event: {entry.type.label}, {entry.severity.label.lower()}, onset {at}"
     if kind == "score":
-        return f"{entry.instrument.label} {entry.total} ({entry.timing.value} the session) at {at}"
+        name = score_definition(entry).name
+        return f"{name} {entry.total} ({entry.timing.label.lower()}) at {at}"
     state = "done" if entry.done else f"not done: {entry.not_done_reason}"
     return f"{entry.item.label}: {state} ({at})"
 
