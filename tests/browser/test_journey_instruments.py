@@ -97,9 +97,9 @@ def esketamine_course_for(live: Any, patient_id: int, clinician: Staff) -> None:
 
 
 def earlier_sessions_with_scores(live: Any, patient_id: int, nurse: Staff) -> None:
-    """Two earlier sessions (today) of the course with PHQ-9 and GAD-7 before dosing (18 and 14, then 8
-    and 6), through the services: the trend then has the course's first score, a response and,
-    with today's, something to draw."""
+    """Two earlier sessions (today) of the course with PHQ-9 and GAD-7 before dosing (18 and 14,
+    then 8 and 6), through the services: the trend then has the course's first score, a response
+    and, with today's, something to draw."""
     import sqlalchemy as sa
 
     from clinic import create_app
