@@ -66,6 +66,7 @@ def register_blueprints(app: Flask) -> None:
     from clinic.patients.consents.views import bp as consents
     from clinic.patients.courses.views import bp as courses
     from clinic.patients.views import bp as patients
+    from clinic.register.views import bp as register
     from clinic.review.views import bp as review
     from clinic.sessions.views import bp as sessions
     from clinic.staff.views import bp as staff
@@ -83,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
         orders,
         review,
         sessions,
+        register,
         audit,
     ):
         app.register_blueprint(blueprint)

@@ -61,7 +61,9 @@ def add_administration(session_id: int) -> Response | tuple[str, int]:
             concentration=(form.concentration.data or "").strip() or None,
             volume_ml=form.volume_ml.data,
         )
-        stored = record_administration(current_user, session_id, details, form.submission())
+        stored = record_administration(
+            current_user, session_id, details, form.submission(), form.draw_details()
+        )
         row = f"administration-{stored.entry.id}"
         return Confirmation("administrations", "Administration recorded.", row)
 
