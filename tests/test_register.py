@@ -227,9 +227,8 @@ def test_ledger_is_never_edited_nor_deleted(app, staff) -> None:
         sa.update(StockLot).where(StockLot.id == lot.id).values(lot_number="other"),
         sa.delete(StockLot).where(StockLot.id == lot.id),
     ):
-        with pytest.raises(sa.exc.DatabaseError):
-            with _db.engine.begin() as conn:
-                conn.execute(statement)
+        with pytest.raises(sa.exc.DatabaseError), _db.engine.begin() as conn:
+            conn.execute(statement)
     assert register.balance(lot.id) == Decimal("100")
 
 
@@ -257,9 +256,7 @@ def test_void_is_a_reversing_entry_with_a_reason(client, staff) -> None:
 
 def test_voiding_a_receipt_never_takes_the_balance_below_zero(staff) -> None:
     lot = make_lot(staff["nurse"], staff["witness"], quantity="10")
-    register.record_movement(
-        staff["nurse"], lot.id, EntryKind.RETURN, Decimal("4"), "", None, None
-    )
+    register.record_movement(staff["nurse"], lot.id, EntryKind.RETURN, Decimal("4"), "", None, None)
     _db.session.commit()
     with pytest.raises(register.RegisterError, match="below zero"):
         register.void_entry(staff["nurse"], entries(lot.id)[0].id, "entered twice")
@@ -395,9 +392,7 @@ def test_drawn_must_equal_given_plus_wasted_as_entered(client, at_the_chair) -> 
     assert len(entries(at_the_chair["lot"].id)) == 1
 
 
-def test_waste_at_the_chair_needs_a_different_witness_with_password(
-    client, at_the_chair
-) -> None:
+def test_waste_at_the_chair_needs_a_different_witness_with_password(client, at_the_chair) -> None:
     wrong = draw(client, at_the_chair, waste_witness_password="guess")
     assert wrong.status_code == 422
     assert "witness&#39;s password is not correct" in wrong.get_data(as_text=True)
@@ -498,17 +493,16 @@ def test_balance_never_below_zero_under_concurrent_draws(app: Flask, make_user) 
     clinician = make_user(Role.CLINICIAN)
     lot = make_lot(first, witness, quantity="10")
     nurses = [make_user(Role.NURSE) for _ in range(8)]
-    session_ids = [
-        open_session_for(make_patient(), nurse, clinician).id for nurse in nurses
-    ]
+    session_ids = [open_session_for(make_patient(), nurse, clinician).id for nurse in nurses]
     lot_id = lot.id
+    nurse_ids = [nurse.id for nurse in nurses]
     _db.session.remove()
     barrier = threading.Barrier(len(nurses))
     outcomes: dict[int, str] = {}
 
     def nurse_draws(index: int) -> None:
         with app.app_context():
-            nurse = _db.session.get(User, nurses[index].id)
+            nurse = _db.session.get(User, nurse_ids[index])
             barrier.wait(timeout=30)
             try:
                 register.draw_for_administration(
@@ -560,7 +554,11 @@ def test_count_by_two_people_keeps_a_discrepancy_open_until_a_clinician_resolves
     assert alone.status_code == 422
     counted = client.post(
         url,
-        data={"counted": "19", "witness_id": str(staff["witness"].id), "witness_password": PASSWORD},
+        data={
+            "counted": "19",
+            "witness_id": str(staff["witness"].id),
+            "witness_password": PASSWORD,
+        },
     )
     assert counted.status_code == 302
     count = entries(lot.id)[-1]
@@ -638,7 +636,7 @@ def test_register_csv_is_safe_from_formula_injection(client, staff) -> None:
         lot.id,
         EntryKind.WASTE,
         Decimal("1"),
-        "=HYPERLINK(\"http://evil\")",
+        '=HYPERLINK("http://evil")',
         register.Witness(staff["witness"].id, PASSWORD),
         None,
     )
@@ -652,9 +650,7 @@ def test_register_csv_is_safe_from_formula_injection(client, staff) -> None:
 
 def test_inventory_at_a_date_is_the_ledger_as_it_stood(client, staff) -> None:
     lot = make_lot(staff["nurse"], staff["witness"], quantity="30")
-    register.record_movement(
-        staff["nurse"], lot.id, EntryKind.RETURN, Decimal("5"), "", None, None
-    )
+    register.record_movement(staff["nurse"], lot.id, EntryKind.RETURN, Decimal("5"), "", None, None)
     _db.session.commit()
     today = local_now().date()
     yesterday = (today - timedelta(days=1)).isoformat()
