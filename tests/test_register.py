@@ -26,7 +26,7 @@ from clinic.register.models import EntryKind, LedgerEntry, LotForm, StockLot
 from clinic.sessions.models import Administration
 from tests.conftest import PASSWORD, login, server_url
 from tests.factories import make_patient, open_session_for
-from tests.helpers import audit_actions
+from tests.helpers import audit_actions, count_queries
 from tests.test_administrations import post_administration
 
 TODAY = date.today()
@@ -683,3 +683,25 @@ def test_admins_see_no_register(client, make_user) -> None:
     admin = make_user(Role.ADMIN)
     login(client, admin.username)
     assert client.get("/register/").status_code == 403
+
+
+def test_dispensing_log_reads_in_constant_statements(client, at_the_chair, make_user) -> None:
+    """The log's statements do not grow with its lines (bench/ measures a year of two-year
+    register)."""
+    today = local_now().date().isoformat()
+    url = f"/register/reports/dispensing?start={today}&end={today}"
+
+    def statements() -> int:
+        client.get(url)  # warm: compiled statements and templates, as a running server has
+        with count_queries(_db.engine) as log:
+            assert client.get(url).status_code == 200
+        return len(log)
+
+    assert draw(client, at_the_chair).status_code == 302
+    one = statements()
+    for _ in range(4):
+        other = open_session_for(make_patient(), at_the_chair["nurse"], at_the_chair["clinician"])
+        small = {"drawn": "3", "given": "2", "wasted": "1"}
+        assert draw(client, {**at_the_chair, "session": other}, **small).status_code == 302
+    assert len([e for e in entries() if e.kind == EntryKind.DRAW]) == 5
+    assert statements() == one

@@ -39,8 +39,7 @@ from clinic.submissions import ReusedFormError
 def _page(
     template: str, page: str, status: int = 200, lot_id: int | None = None, **context: Any
 ) -> tuple[str, int]:
-    """A register page, its view audited (the refused post before it was rolled back)."""
-    db.session.rollback()
+    """A register page, its view audited (a refused post was rolled back before)."""
     body = render_template(template, **context)
     register.record_register_viewed(current_user, page, lot_id)
     db.session.commit()
@@ -105,7 +104,6 @@ def lot(lot_id: int) -> tuple[str, int]:
 
 
 def _lot_page(lot_id: int, status: int = 200, **forms: Any) -> tuple[str, int]:
-    db.session.rollback()
     stock = db.get_or_404(StockLot, lot_id)
     entries = register.ledger_of(lot_id)
     context = {
