@@ -56,6 +56,20 @@ def receive(client: FlaskClient, witness: User | None, **overrides: Any) -> Any:
     return client.post("/register/receive", data=lot_data(witness, **overrides))
 
 
+def post_register(client: FlaskClient, url: str, data: dict[str, str]) -> Any:
+    """A register page's form posted: its fields carry the form's prefix (a page holds several
+    forms, each with ids of its own)."""
+    path = url.rstrip("/").split("/")
+    prefix = {
+        "movements": "movement",
+        "corrections": "correction",
+        "counts": "count",
+        "resolve": f"resolve-{path[-2]}",
+        "void": f"void-{path[-2]}",
+    }[path[-1]]
+    return client.post(url, data={f"{prefix}-{name}": value for name, value in data.items()})
+
+
 def lots() -> list[StockLot]:
     return list(_db.session.scalars(sa.select(StockLot).order_by(StockLot.id)))
 
@@ -239,10 +253,12 @@ def test_void_is_a_reversing_entry_with_a_reason(client, staff) -> None:
     ).entry
     _db.session.commit()
     assert register.balance(lot.id) == Decimal("90")
-    no_reason = client.post(f"/register/entries/{returned.id}/void", data={"reason": ""})
+    no_reason = post_register(client, f"/register/entries/{returned.id}/void", data={"reason": ""})
     assert no_reason.status_code == 422
-    response = client.post(
-        f"/register/entries/{returned.id}/void", data={"reason": "Recorded on the wrong lot"}
+    response = post_register(
+        client,
+        f"/register/entries/{returned.id}/void",
+        data={"reason": "Recorded on the wrong lot"},
     )
     assert response.status_code == 302
     void = entries(lot.id)[-1]
@@ -250,7 +266,7 @@ def test_void_is_a_reversing_entry_with_a_reason(client, staff) -> None:
     assert register.balance(lot.id) == Decimal("100")
     # The original stays as it was; a second void of it is refused.
     assert entries(lot.id)[1].quantity == Decimal("-10")
-    again = client.post(f"/register/entries/{returned.id}/void", data={"reason": "again"})
+    again = post_register(client, f"/register/entries/{returned.id}/void", data={"reason": "again"})
     assert again.status_code == 422 and "already voided" in again.get_data(as_text=True)
 
 
@@ -272,15 +288,15 @@ def test_waste_needs_a_different_witness_with_password(client, staff) -> None:
         "witness_password": PASSWORD,
     }
     url = f"/register/lots/{lot.id}/movements"
-    self_witnessed = client.post(url, data=data)
+    self_witnessed = post_register(client, url, data=data)
     assert self_witnessed.status_code == 422
     assert "someone other than you" in self_witnessed.get_data(as_text=True)
-    wrong = client.post(
-        url, data={**data, "witness_id": str(staff["witness"].id), "witness_password": "x"}
+    wrong = post_register(
+        client, url, data={**data, "witness_id": str(staff["witness"].id), "witness_password": "x"}
     )
     assert wrong.status_code == 422
     assert len(entries(lot.id)) == 1
-    ok = client.post(url, data={**data, "witness_id": str(staff["witness"].id)})
+    ok = post_register(client, url, data={**data, "witness_id": str(staff["witness"].id)})
     assert ok.status_code == 302
     waste = entries(lot.id)[-1]
     assert (waste.kind, waste.quantity, waste.witness_id, waste.reason) == (
@@ -296,11 +312,12 @@ def test_count_correction_needs_a_reason_and_a_witness(client, staff) -> None:
     lot = make_lot(staff["nurse"], staff["witness"])
     url = f"/register/lots/{lot.id}/corrections"
     data = {"direction": "remove", "quantity": "1.5", "reason": ""}
-    assert client.post(url, data=data).status_code == 422
-    no_witness = client.post(url, data={**data, "reason": "Spillage found at count"})
+    assert post_register(client, url, data=data).status_code == 422
+    no_witness = post_register(client, url, data={**data, "reason": "Spillage found at count"})
     assert no_witness.status_code == 422
     assert "Choose the witness." in no_witness.get_data(as_text=True)
-    ok = client.post(
+    ok = post_register(
+        client,
         url,
         data={
             **data,
@@ -315,7 +332,8 @@ def test_count_correction_needs_a_reason_and_a_witness(client, staff) -> None:
 
 def test_movement_beyond_the_balance_is_refused_with_the_balance(client, staff) -> None:
     lot = make_lot(staff["nurse"], staff["witness"], quantity="5")
-    response = client.post(
+    response = post_register(
+        client,
         f"/register/lots/{lot.id}/movements",
         data={"kind": "return", "quantity": "6", "reason": ""},
     )
@@ -550,9 +568,10 @@ def test_count_by_two_people_keeps_a_discrepancy_open_until_a_clinician_resolves
 ) -> None:
     lot = make_lot(staff["nurse"], staff["witness"], quantity="20")
     url = f"/register/lots/{lot.id}/counts"
-    alone = client.post(url, data={"counted": "19", "witness_id": ""})
+    alone = post_register(client, url, data={"counted": "19", "witness_id": ""})
     assert alone.status_code == 422
-    counted = client.post(
+    counted = post_register(
+        client,
         url,
         data={
             "counted": "19",
@@ -571,15 +590,17 @@ def test_count_by_two_people_keeps_a_discrepancy_open_until_a_clinician_resolves
     assert "Count discrepancies open" in client.get("/register/").get_data(as_text=True)
     # A nurse does not resolve it.
     resolve = f"/register/counts/{count.id}/resolve"
-    nurse_try = client.post(resolve, data={"outcome": "count_wrong", "reason": "recount"})
+    nurse_try = post_register(client, resolve, data={"outcome": "count_wrong", "reason": "recount"})
     assert nurse_try.status_code == 403
     client.post("/logout")
     login(client, staff["clinician"].username)
-    no_reason = client.post(resolve, data={"outcome": "correct", "reason": ""})
+    no_reason = post_register(client, resolve, data={"outcome": "correct", "reason": ""})
     assert no_reason.status_code == 422
-    no_witness = client.post(resolve, data={"outcome": "correct", "reason": "1 mL spilled"})
+    spilled = {"outcome": "correct", "reason": "1 mL spilled"}
+    no_witness = post_register(client, resolve, data=spilled)
     assert no_witness.status_code == 422
-    ok = client.post(
+    ok = post_register(
+        client,
         resolve,
         data={
             "outcome": "correct",
@@ -593,7 +614,7 @@ def test_count_by_two_people_keeps_a_discrepancy_open_until_a_clinician_resolves
     assert register.balance(lot.id) == Decimal("19")
     resolution = entries(lot.id)[-1]
     assert (resolution.kind, resolution.resolves_id) == (EntryKind.CORRECTION, count.id)
-    again = client.post(resolve, data={"outcome": "count_wrong", "reason": "twice"})
+    again = post_register(client, resolve, data={"outcome": "count_wrong", "reason": "twice"})
     assert again.status_code == 422
 
 

@@ -3,6 +3,7 @@ form. Blank when shown: quantities are entered, never proposed."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from clinic.auth.models import CLINICAL_ROLES, User
+from clinic.clinic_time import local_now
 from clinic.clinical_numbers import ClinicalDecimalField, decimal_text
 from clinic.extensions import db
 from clinic.form_choices import as_choices
@@ -32,6 +34,10 @@ PASSWORD_FIELDS = ("witness_password", "waste_witness_password")
 
 def _stripped(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
+
+
+def _today() -> date:
+    return local_now().date()
 
 
 def optional_id(value: Any) -> int | None:
@@ -174,7 +180,9 @@ class ReceiveLotForm(WitnessFields, OneTimeKey, FlaskForm):
         filters=[_stripped],
     )
     received_on = DateField(
-        "Received on", validators=[InputRequired("Enter the date."), date_in_range]
+        "Received on",
+        default=_today,
+        validators=[InputRequired("Enter the date."), date_in_range],
     )
     quantity = _quantity(
         "Quantity received (mL for vials, devices for nasal sprays)",

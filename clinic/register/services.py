@@ -650,9 +650,9 @@ def void_entry(actor: User, entry_id: int, reason: str) -> LedgerEntry:
         raise LookupError(entry_id)
     lot = lock_lot(original.lot_id)
     if original.kind in (EntryKind.VOID, EntryKind.COUNT) or original.resolves_id is not None:
-        raise RegisterError("Only a movement of stock is voided.", "reason")
+        raise RegisterError("Only a movement of stock is voided.")
     if db.session.scalar(sa.select(LedgerEntry.id).where(LedgerEntry.voids_id == original.id)):
-        raise RegisterError("This entry is already voided.", "reason")
+        raise RegisterError("This entry is already voided.")
     if original.quantity > 0:
         _require_balance(lot, original.quantity, "reason")
     entry = LedgerEntry(

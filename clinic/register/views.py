@@ -106,15 +106,24 @@ def lot(lot_id: int) -> tuple[str, int]:
 def _lot_page(lot_id: int, status: int = 200, **forms: Any) -> tuple[str, int]:
     stock = db.get_or_404(StockLot, lot_id)
     entries = register.ledger_of(lot_id)
+    shown_again: dict[int, Any] = forms.pop("entry_forms", {})
     context = {
-        "movement_form": MovementForm(formdata=None),
-        "correction_form": CorrectionForm(formdata=None),
-        "count_form": CountForm(formdata=None),
-        "resolve_form": ResolveCountForm(formdata=None),
-        "void_form": VoidEntryForm(formdata=None),
+        "movement_form": MovementForm(formdata=None, prefix="movement"),
+        "correction_form": CorrectionForm(formdata=None, prefix="correction"),
+        "count_form": CountForm(formdata=None, prefix="count"),
         **forms,
     }
     resolved = {e.resolves_id for e in entries if e.resolves_id is not None}
+    # One small form per entry (its void, a count's resolution), each with ids of its own.
+    entry_forms = {
+        e.id: shown_again.get(e.id)
+        or (
+            ResolveCountForm(formdata=None, prefix=f"resolve-{e.id}")
+            if e.kind == EntryKind.COUNT
+            else VoidEntryForm(formdata=None, prefix=f"void-{e.id}")
+        )
+        for e in entries
+    }
     return _page(
         "register/lot.html",
         "lot",
@@ -125,13 +134,19 @@ def _lot_page(lot_id: int, status: int = 200, **forms: Any) -> tuple[str, int]:
         on_shelf=register.balance(lot_id),
         voided={e.voids_id for e in entries if e.voids_id is not None},
         resolved=resolved,
+        entry_forms=entry_forms,
         today=local_now().date(),
         **context,
     )
 
 
 def _post_on_lot(
-    lot_id: int, name: str, form: Any, write: Callable[[], object], message: str
+    lot_id: int,
+    name: str,
+    form: Any,
+    write: Callable[[], object],
+    message: str,
+    entry_id: int | None = None,
 ) -> Response | tuple[str, int]:
     db.get_or_404(StockLot, lot_id)
     if form.validate_on_submit():
@@ -148,13 +163,15 @@ def _post_on_lot(
             return redirect(url_for("register.lot", lot_id=lot_id) + f"#{name}")
     if hasattr(form, "renew_submission_key"):
         form.renew_submission_key()
+    if entry_id is not None:
+        return _lot_page(lot_id, 422, entry_forms={entry_id: form})
     return _lot_page(lot_id, 422, **{name: form})
 
 
 @bp.route("/lots/<int:lot_id>/movements", methods=["POST"])
 @roles_required(*CLINICAL_ROLES)
 def record_movement(lot_id: int) -> Response | tuple[str, int]:
-    form = MovementForm()
+    form = MovementForm(prefix="movement")
 
     def write() -> object:
         kind = EntryKind(form.kind.data)
@@ -175,7 +192,7 @@ def record_movement(lot_id: int) -> Response | tuple[str, int]:
 @bp.route("/lots/<int:lot_id>/corrections", methods=["POST"])
 @roles_required(*CLINICAL_ROLES)
 def record_correction(lot_id: int) -> Response | tuple[str, int]:
-    form = CorrectionForm()
+    form = CorrectionForm(prefix="correction")
 
     def write() -> object:
         return register.record_movement(
@@ -195,7 +212,7 @@ def record_correction(lot_id: int) -> Response | tuple[str, int]:
 @bp.route("/lots/<int:lot_id>/counts", methods=["POST"])
 @roles_required(*CLINICAL_ROLES)
 def record_count(lot_id: int) -> Response | tuple[str, int]:
-    form = CountForm()
+    form = CountForm(prefix="count")
 
     def write() -> object:
         return register.record_count(
@@ -209,7 +226,7 @@ def record_count(lot_id: int) -> Response | tuple[str, int]:
 @roles_required(Role.CLINICIAN)
 def resolve_count(entry_id: int) -> Response | tuple[str, int]:
     count = db.get_or_404(LedgerEntry, entry_id)
-    form = ResolveCountForm()
+    form = ResolveCountForm(prefix=f"resolve-{entry_id}")
     correct = form.outcome.data == "correct"
 
     def write() -> object:
@@ -221,19 +238,21 @@ def resolve_count(entry_id: int) -> Response | tuple[str, int]:
             form.witness() if correct else None,
         )
 
-    return _post_on_lot(count.lot_id, "resolve_form", form, write, "Discrepancy resolved.")
+    return _post_on_lot(
+        count.lot_id, f"entry-{entry_id}", form, write, "Discrepancy resolved.", entry_id
+    )
 
 
 @bp.route("/entries/<int:entry_id>/void", methods=["POST"])
 @roles_required(*CLINICAL_ROLES)
 def void_entry(entry_id: int) -> Response | tuple[str, int]:
     entry = db.get_or_404(LedgerEntry, entry_id)
-    form = VoidEntryForm()
+    form = VoidEntryForm(prefix=f"void-{entry_id}")
 
     def write() -> object:
         return register.void_entry(current_user, entry_id, form.reason.data or "")
 
-    return _post_on_lot(entry.lot_id, "void_form", form, write, "Entry voided.")
+    return _post_on_lot(entry.lot_id, f"entry-{entry_id}", form, write, "Entry voided.", entry_id)
 
 
 # --- reports --------------------------------------------------------------------------------
