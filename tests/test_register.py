@@ -128,7 +128,7 @@ def test_receipt_is_witnessed_and_opens_the_ledger(client, staff) -> None:
     (receipt,) = entries(lot.id)
     assert receipt.kind == EntryKind.RECEIPT and receipt.quantity == Decimal("100")
     assert receipt.witness_id == staff["witness"].id
-    (event,) = audit_actions("register_receipt_recorded")
+    (event,) = audit_actions("register_entry_recorded")
     assert f'"witness_id":[null,{staff["witness"].id}]' in event.changes
     assert register.balance(lot.id) == Decimal("100")
 
@@ -394,7 +394,7 @@ def test_draw_and_waste_land_in_the_ledger_with_the_administration(client, at_th
         at_the_chair["witness"].id,
     )
     assert register.balance(lot_id) == Decimal("15")
-    assert audit_actions("register_waste_recorded")
+    assert '"kind":[null,"waste"]' in audit_actions("register_entry_recorded")[-1].changes
     # The free-text lot number the chart had is still stored as typed.
     assert administration.lot_number == "LOT-42"
 
@@ -726,3 +726,29 @@ def test_dispensing_log_reads_in_constant_statements(client, at_the_chair, make_
         assert draw(client, {**at_the_chair, "session": other}, **small).status_code == 302
     assert len([e for e in entries() if e.kind == EntryKind.DRAW]) == 5
     assert statements() == one
+
+
+PG_TRIGGER = "register_entry_no_change"
+
+
+def test_the_ledger_is_checked_against_its_trail(app, staff) -> None:
+    """`flask audit verify` replays every ledger entry from its audit event: a quantity changed
+    behind the app's back (its trigger dropped first) is reported with its row."""
+    lot = make_lot(staff["nurse"], staff["witness"])
+    register.record_movement(staff["nurse"], lot.id, EntryKind.RETURN, Decimal("4"), "", None, None)
+    _db.session.commit()
+    returned = entries(lot.id)[-1].id
+    runner = app.test_cli_runner()
+    _db.session.close()
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+    with _db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"ALTER TABLE register_entry DISABLE TRIGGER {PG_TRIGGER}")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER register_entry_no_update")
+        conn.execute(sa.update(LedgerEntry).where(LedgerEntry.id == returned).values(quantity=-1))
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"ALTER TABLE register_entry ENABLE TRIGGER {PG_TRIGGER}")
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"record BROKEN: register_entry {returned} quantity" in result.output

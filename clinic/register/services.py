@@ -30,6 +30,8 @@ from clinic.field_errors import FieldError
 from clinic.register.models import EntryKind, LedgerEntry, LotForm, StockLot
 from clinic.submissions import Saved, earlier_entry, remember_submission
 
+ENTRY_RECORDED = "register_entry_recorded"
+
 
 class RegisterError(FieldError):
     """A register entry refused for a reason the person can fix."""
@@ -256,7 +258,9 @@ def _entry_values(entry: LedgerEntry) -> dict[str, object]:
     return {name: value for name, value in values.items() if value not in (None, "")}
 
 
-def _append(actor: User, entry: LedgerEntry, action: str, submission_key: str | None) -> None:
+def _append(actor: User, entry: LedgerEntry, submission_key: str | None) -> None:
+    """One action for every entry, its kind among the values: `flask audit verify` replays the
+    ledger from it (clinic/review/record_trail.py)."""
     entry.recorded_at = utcnow()
     entry.recorded_by_id = actor.id
     db.session.add(entry)
@@ -264,7 +268,7 @@ def _append(actor: User, entry: LedgerEntry, action: str, submission_key: str | 
     remember_submission(submission_key, actor.id, LedgerEntry.__tablename__, entry.id)
     record_audit_event(
         actor_id=actor.id,
-        action=action,
+        action=ENTRY_RECORDED,
         entity=LedgerEntry.__tablename__,
         entity_id=entry.id,
         patient_id=entry.patient_id,
@@ -353,7 +357,6 @@ def receive_lot(
             occurred_at=utcnow(),
             witness_id=witness_user.id,
         ),
-        "register_receipt_recorded",
         None,
     )
     return Saved(lot)
@@ -501,7 +504,6 @@ def draw_for_administration(
     _append(
         actor,
         LedgerEntry(kind=EntryKind.DRAW, quantity=-given, drawn=drawn, **common),
-        "register_draw_recorded",
         None,
     )
     if wasted:
@@ -513,7 +515,6 @@ def draw_for_administration(
                 witness_id=witness_user.id if witness_user else None,
                 **common,
             ),
-            "register_waste_recorded",
             None,
         )
 
@@ -563,7 +564,7 @@ def record_movement(
         witness_id=witness_user.id if witness_user else None,
         reason=reason,
     )
-    _append(actor, entry, f"register_{kind.value}_recorded", submission_key)
+    _append(actor, entry, submission_key)
     return Saved(entry)
 
 
@@ -597,7 +598,7 @@ def record_count(
         expected=balance(lot.id),
         counted=shelf,
     )
-    _append(actor, entry, "register_count_recorded", submission_key)
+    _append(actor, entry, submission_key)
     return Saved(entry)
 
 
@@ -632,7 +633,7 @@ def resolve_count(
         resolves_id=count.id,
         reason=reason,
     )
-    _append(actor, entry, "register_count_resolved", None)
+    _append(actor, entry, None)
     return entry
 
 
@@ -665,7 +666,7 @@ def void_entry(actor: User, entry_id: int, reason: str) -> LedgerEntry:
         patient_id=original.patient_id,
         reason=reason,
     )
-    _append(actor, entry, "register_entry_voided", None)
+    _append(actor, entry, None)
     return entry
 
 
