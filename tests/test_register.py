@@ -397,6 +397,9 @@ def test_draw_and_waste_land_in_the_ledger_with_the_administration(client, at_th
     assert '"kind":[null,"waste"]' in audit_actions("register_entry_recorded")[-1].changes
     # The free-text lot number the chart had is still stored as typed.
     assert administration.lot_number == "LOT-42"
+    chart = client.get(f"/sessions/{at_the_chair['session'].id}").get_data(as_text=True)
+    assert "drawn 5, given 3 mL" in chart
+    assert "wasted 2 mL, witness Wanda Witness, RN" in chart
 
 
 def test_drawn_must_equal_given_plus_wasted_as_entered(client, at_the_chair) -> None:

@@ -19,6 +19,7 @@ from clinic.clinical_numbers import decimal_text
 from clinic.extensions import db
 from clinic.patients.models import Patient
 from clinic.register.models import EntryKind, LedgerEntry, StockLot
+from clinic.sessions.models import Administration
 
 
 @dataclass(frozen=True)
@@ -239,3 +240,18 @@ def inventory_at(day: date) -> list[InventoryRow]:
         .order_by(StockLot.drug, StockLot.expires_on, StockLot.id)
     ).all()
     return [InventoryRow(lot, Decimal(total)) for lot, total in rows]
+
+
+def draws_of_session(session_id: int) -> dict[int, list[LedgerEntry]]:
+    """The register entries (draws, waste, their voids) of a session's administrations, by
+    administration, for the chart: one statement."""
+    found: dict[int, list[LedgerEntry]] = {}
+    entries = db.session.scalars(
+        sa.select(LedgerEntry)
+        .join(Administration, Administration.id == LedgerEntry.administration_id)
+        .where(Administration.session_id == session_id)
+        .order_by(LedgerEntry.id)
+    )
+    for entry in entries:
+        found.setdefault(entry.administration_id or 0, []).append(entry)
+    return found

@@ -46,6 +46,13 @@ def _page(
     return body, status
 
 
+@bp.app_template_global("register_draws")
+def register_draws(session_id: int) -> dict[int, list[LedgerEntry]]:
+    """What the chart shows of each administration's lot: read once per chart, by the partial
+    templates/register/_administration_lot.html."""
+    return register_reports.draws_of_session(session_id)
+
+
 def _refused(form: Any, error: FieldError) -> None:
     """Rolled back; a wrong witness password counts against the witness, as a re-entered
     password of their own would."""
