@@ -755,3 +755,17 @@ def test_the_ledger_is_checked_against_its_trail(app, staff) -> None:
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
     assert f"record BROKEN: register_entry {returned} quantity" in result.output
+
+
+def test_a_count_is_not_voided_and_the_page_says_so(client, staff) -> None:
+    lot = make_lot(staff["nurse"], staff["witness"])
+    second = register.Witness(staff["witness"].id, PASSWORD)
+    register.record_count(staff["nurse"], lot.id, Decimal("100"), second, None)
+    _db.session.commit()
+    count = entries(lot.id)[-1]
+    empty = post_register(client, f"/register/entries/{count.id}/void", {"reason": ""})
+    assert empty.status_code == 422
+    response = post_register(client, f"/register/entries/{count.id}/void", {"reason": "wrong"})
+    assert response.status_code == 422
+    assert "Only a movement of stock is voided." in response.get_data(as_text=True)
+    assert len(entries(lot.id)) == 2

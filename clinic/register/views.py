@@ -122,15 +122,18 @@ def _lot_page(lot_id: int, status: int = 200, **forms: Any) -> tuple[str, int]:
     }
     resolved = {e.resolves_id for e in entries if e.resolves_id is not None}
     # One small form per entry (its void, a count's resolution), each with ids of its own.
-    entry_forms = {
-        e.id: shown_again.get(e.id)
-        or (
-            ResolveCountForm(formdata=None, prefix=f"resolve-{e.id}")
-            if e.kind == EntryKind.COUNT
-            else VoidEntryForm(formdata=None, prefix=f"void-{e.id}")
-        )
-        for e in entries
-    }
+    entry_forms: dict[int, Any] = {}
+    refusals: list[str] = []
+    for e in entries:
+        kind = ResolveCountForm if e.kind == EntryKind.COUNT else VoidEntryForm
+        again = shown_again.get(e.id)
+        if isinstance(again, kind):
+            entry_forms[e.id] = again
+            continue
+        if again is not None:  # a void posted for a count, say: refused, said at the top
+            refusals.extend(again.form_errors or ["This entry takes no such change."])
+        name = "resolve" if kind is ResolveCountForm else "void"
+        entry_forms[e.id] = kind(formdata=None, prefix=f"{name}-{e.id}")
     return _page(
         "register/lot.html",
         "lot",
@@ -142,6 +145,7 @@ def _lot_page(lot_id: int, status: int = 200, **forms: Any) -> tuple[str, int]:
         voided={e.voids_id for e in entries if e.voids_id is not None},
         resolved=resolved,
         entry_forms=entry_forms,
+        refusals=refusals,
         today=local_now().date(),
         **context,
     )
