@@ -26,7 +26,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -269,6 +269,9 @@ def count_queries(app: Any, seeded: Any, search: str) -> dict[str, Any]:
         "chart_signed": f"/sessions/{seeded.signed_session_id}",
         "history_light": f"/patients/{seeded.light_patient_id}",
         "history": f"/patients/{seeded.heavy_patient_id}",
+        # A year of the dispensing log: its statements do not grow with the draws.
+        "register_dispensing_year": "/register/reports/dispensing?start="
+        f"{date.today() - timedelta(days=365)}&end={date.today()}",
     }
     for name, path in pages.items():
         if _route_missing(app, path):

@@ -20,9 +20,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bench.seed_register import seed_register
 from clinic.auth.models import Role
 from clinic.extensions import db
 from clinic.patients.models import Patient
+from clinic.register.models import LedgerEntry, StockLot
 from clinic.sessions.models import (
     Administration,
     ChecklistCompletion,
@@ -78,6 +80,7 @@ class SeedResult:
     scores: int = 0
     checklist_completions: int = 0
     signatures: int = 0
+    register_entries: int = 0
     heavy_patient_id: int = 0
     heavy_patient_sessions: int = 0
     light_patient_id: int = 0
@@ -338,6 +341,7 @@ def seed_clinic(
         _insert(connection, Score.__table__, score_rows)
         _insert(connection, ChecklistCompletion.__table__, checklist_rows)
         _insert(connection, Signature.__table__, signature_rows)
+        result.register_entries = seed_register(connection, nurse_ids, now)
         if connection.dialect.name == "postgresql":
             _advance_sequences(connection)
     with db.engine.connect() as connection:
@@ -364,6 +368,8 @@ def seed_clinic(
 
 SEEDED_TABLES = (
     Patient,
+    StockLot,
+    LedgerEntry,
     InfusionSession,
     Administration,
     MonitoringEntry,

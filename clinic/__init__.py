@@ -67,6 +67,7 @@ def register_blueprints(app: Flask) -> None:
     from clinic.patients.consents.views import bp as consents
     from clinic.patients.courses.views import bp as courses
     from clinic.patients.views import bp as patients
+    from clinic.register.views import bp as register
     from clinic.review.views import bp as review
     from clinic.sessions.views import bp as sessions
     from clinic.staff.views import bp as staff
@@ -85,6 +86,7 @@ def register_blueprints(app: Flask) -> None:
         review,
         sessions,
         instruments,
+        register,
         audit,
     ):
         app.register_blueprint(blueprint)

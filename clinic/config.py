@@ -241,6 +241,15 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         "ENTRY_MINUTES_BEFORE_START": _int_env("ENTRY_MINUTES_BEFORE_START", 60),
         "ENTRY_MINUTES_AHEAD": _int_env("ENTRY_MINUTES_AHEAD", 5),
         "SESSION_START_MAX_DAYS_PAST": _int_env("SESSION_START_MAX_DAYS_PAST", 30),
+        # The controlled-substance register (clinic/register/): the drugs it holds (an
+        # administration whose drug names one draws from a register lot once the register holds
+        # a lot of it), and per unit counted, the decimals a quantity may carry and its largest
+        # plausible value (a delivery, a count).
+        "REGISTER_DRUGS": ("Ketamine", "Esketamine"),
+        "REGISTER_QUANTITY_RULES": {
+            "mL": {"decimals": 2, "max": "5000"},
+            "device": {"decimals": 0, "max": "1000"},
+        },
     }
     config.update(overrides)
 

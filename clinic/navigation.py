@@ -12,6 +12,7 @@ ADMIN = frozenset({Role.ADMIN})
 NAV_LINKS: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("main.index", "Today", CLINICAL),
     ("patients.index", "Patients", CLINICAL),
+    ("register.index", "Register", CLINICAL),
     ("staff.index", "Staff", ADMIN),
     ("audit.index", "Audit trail", ADMIN),
 )

@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "clinic.errors": 0,
     "clinic.field_errors": 0,
     "clinic.submissions": 0,
+    "clinic.csv_cells": 0,
     "clinic.administration_terms": 0,
     "clinic.auth": 1,
     "clinic.audit": 1,

@@ -655,11 +655,17 @@ def test_an_untouched_record_matches_its_trail(record, runner):
 # --- the matrix: every audited column of every table, changed alone ----------------------------
 
 
+# Tables whose rows the database refuses to update (the register's ledger, migration 0016): a
+# plain UPDATE cannot tamper with them here; tests/test_register.py drops the trigger to do it.
+APPEND_ONLY = ("register_entry",)
+
+
 def matrix_params() -> list[Any]:
     return [
         pytest.param(trail.table.name, column.name, id=f"{trail.table.name}.{column.name}")
         for trail in TRAILS
         for column in trail.columns
+        if trail.table.name not in APPEND_ONLY
     ]
 
 

@@ -26,6 +26,7 @@ from clinic.extensions import db
 from clinic.staff.services import set_active
 from tests.conftest import PASSWORD, login
 from tests.factories import seed_chart_records
+from tests.register_factories import seed_register
 
 PRINCIPALS = ("anonymous", "nurse", "clinician", "admin", "deactivated")
 CLINICAL = ("login", "ok", "ok", "403", "login")
@@ -120,6 +121,18 @@ MATRIX: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     # Signing is the clinician's alone (§2); everyone else, the nurse included, is refused.
     "sessions.sign": ({"session_id": "session"}, CLINICIAN_ONLY),
     "sessions.add_addendum": ({"session_id": "session"}, CLINICAL),
+    # The controlled-substance register: nurses and clinicians keep it; a count's discrepancy is
+    # resolved by a clinician (§2). Admins see none of it.
+    "register.index": ({}, CLINICAL),
+    "register.receive": ({}, CLINICAL),
+    "register.lot": ({"lot_id": "register_lot"}, CLINICAL),
+    "register.record_movement": ({"lot_id": "register_lot"}, CLINICAL),
+    "register.record_correction": ({"lot_id": "register_lot"}, CLINICAL),
+    "register.record_count": ({"lot_id": "register_lot"}, CLINICAL),
+    "register.resolve_count": ({"entry_id": "register_count"}, CLINICIAN_ONLY),
+    "register.void_entry": ({"entry_id": "register_count"}, CLINICAL),
+    "register.report": ({"name": "=dispensing"}, CLINICAL),
+    "register.inventory": ({}, CLINICAL),
 }
 
 
@@ -128,6 +141,7 @@ def _seed(make_user: Callable[..., User]) -> tuple[dict[str, User], dict[str, An
     users["deactivated"] = make_user(Role.NURSE)
     records = seed_chart_records(users["nurse"], users["clinician"])
     records["staff_member"] = make_user(Role.NURSE).id
+    records.update(seed_register(users["nurse"], make_user(Role.NURSE)))
     return users, records
 
 

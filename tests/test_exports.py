@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from fhir.resources.R4B.bundle import Bundle
 
 from clinic.auth.models import Role, User
+from clinic.csv_cells import escape_cell
 from clinic.patients.models import Indication, Patient
-from clinic.review.csv_export import escape_cell
 from clinic.review.fhir import dumps
 from clinic.sessions.models import (
     Administration,

@@ -7,12 +7,11 @@ formula when a clinician opens the file.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from clinic.clinic_time import format_local
 from clinic.clinical_numbers import decimal_text
+from clinic.csv_cells import csv_bytes
 from clinic.review.fhir import PatientRecord, SessionRecord
 from clinic.sessions.course_place import CoursePlace, course_places
 from clinic.sessions.deviations import deviations_of
@@ -39,15 +38,6 @@ HEADER = (
     "Signed by",
     "Signed at",
 )
-
-# Spreadsheets treat a cell starting with any of these as a formula (tab and CR too, since
-# some strip them before deciding).
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-BOM = "\ufeff"
-
-
-def escape_cell(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
 
 
 def administration_text(admin: Administration) -> str:
@@ -132,17 +122,8 @@ def session_row(
     ]
 
 
-def write_rows(rows: Iterable[Sequence[str]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for row in rows:
-        writer.writerow([escape_cell(cell) for cell in row])
-    return buffer.getvalue()
-
-
 def sessions_csv(record: PatientRecord) -> bytes:
-    """UTF-8 with a BOM: without it Excel reads the file as the local code page."""
     places = course_places([s.session.id for s in record.sessions])
     required = record.required_checklist_item_ids
     rows = [HEADER, *(session_row(s, required, places.get(s.session.id)) for s in record.sessions)]
-    return (BOM + write_rows(rows)).encode("utf-8")
+    return csv_bytes(rows)

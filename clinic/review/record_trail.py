@@ -38,6 +38,8 @@ from clinic.orders.models import MedicationOrder
 from clinic.patients.consents.models import Consent
 from clinic.patients.courses.models import CourseReview, TreatmentCourse
 from clinic.patients.models import Patient
+from clinic.register.models import LedgerEntry
+from clinic.register.services import ENTRY_RECORDED
 from clinic.sessions.digest import canonical_contents, digest_of
 from clinic.sessions.models import (
     Addendum,
@@ -149,6 +151,9 @@ TRAILS: tuple[Trail, ...] = (
         since=ENTRY_SINCE | {"session_id"},
     ),
     Trail(MonitoringEntry, "monitoring_recorded", "recorded_by_id", since=ENTRY_SINCE),
+    # The register's ledger: only appended to (a void is an entry of its own), one action for
+    # every kind of entry.
+    Trail(LedgerEntry, ENTRY_RECORDED, "recorded_by_id", updates=()),
     Trail(
         Score,
         "score_recorded",

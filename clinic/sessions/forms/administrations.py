@@ -20,6 +20,7 @@ from wtforms.validators import (
 )
 
 from clinic.form_choices import as_choices
+from clinic.register.forms import RegisterDrawFields
 from clinic.sessions.entry_time import (
     DATETIME_FORMAT,
     OneTimeForm,
@@ -48,7 +49,7 @@ METHOD_CHOICES = [(method.value, method.value.capitalize()) for method in Method
 EVENT_CHOICES = [(kind.value, kind.label) for kind in InfusionEventKind]
 
 
-class AdministrationForm(OneTimeForm):
+class AdministrationForm(RegisterDrawFields, OneTimeForm):
     """Everything as the clinician states it; no field is ever pre-filled with a figure, nor
     from the order carried out, which the chart shows beside the form for reading."""
 

@@ -21,6 +21,7 @@ from clinic.clinic_time import format_local
 from clinic.extensions import db
 from clinic.orders.models import MedicationOrder, OrderKind
 from clinic.orders.services import OrderNotInForceError, applies_to, lock_order
+from clinic.register.services import DrawDetails, check_draw_entry, draw_for_administration
 from clinic.sessions.entries import (
     ChartError,
     audit_values,
@@ -41,6 +42,10 @@ from clinic.sessions.models import (
 from clinic.sessions.services.screening import require_screening_allows_treatment
 from clinic.sessions.services.staff import require_active
 from clinic.submissions import Saved
+
+# An administration that names no register lot (a drug the register does not hold, or one it
+# holds no lot of yet).
+NO_DRAW = DrawDetails(None, None, None, None, None)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -77,8 +82,14 @@ class InfusionEventDetails:
 
 
 def record_administration(
-    actor: User, session_id: int, details: AdministrationDetails, submission_key: str | None
+    actor: User,
+    session_id: int,
+    details: AdministrationDetails,
+    submission_key: str | None,
+    draw: DrawDetails = NO_DRAW,
 ) -> Saved[Administration]:
+    """Store the administration; one of a controlled drug lands its draw and any waste in the
+    register lot's ledger in the same transaction (clinic/register/services.py)."""
     infusion_session, earlier = begin_entry(Administration, session_id, submission_key, actor=actor)
     if earlier is not None:
         return earlier
@@ -104,10 +115,11 @@ def record_administration(
     if details.purpose == AdministrationPurpose.TREATMENT:
         require_screening_allows_treatment(infusion_session)
     require_adverse_event(infusion_session, details)
+    check_draw_entry(details.drug, draw)
     administration = Administration(
         session_id=infusion_session.id, recorded_by_id=actor.id, **asdict(details)
     )
-    return store_entry(
+    stored = store_entry(
         actor,
         administration,
         patient_id=infusion_session.patient_id,
@@ -115,6 +127,15 @@ def record_administration(
         changes={"session_id": [None, infusion_session.id], **audit_values(details)},
         submission_key=submission_key,
     )
+    draw_for_administration(
+        actor,
+        drug=details.drug,
+        draw=draw,
+        administration_id=stored.entry.id,
+        patient_id=infusion_session.patient_id,
+        occurred_at=details.started_at,
+    )
+    return stored
 
 
 def require_adverse_event(

@@ -64,7 +64,9 @@ def add_administration(session_id: int) -> Response | tuple[str, int]:
             volume_ml=form.volume_ml.data,
             adverse_event_id=form.adverse_event_id.data,
         )
-        stored = record_administration(current_user, session_id, details, form.submission())
+        stored = record_administration(
+            current_user, session_id, details, form.submission(), form.draw_details()
+        )
         row = f"administration-{stored.entry.id}"
         return Confirmation("administrations", "Administration recorded.", row)
 
