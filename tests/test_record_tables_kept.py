@@ -1,4 +1,4 @@
-"""The record tables of issue 13 (consents; courses, their reviews and orders as they come) are
+"""The record tables of issue 13 and after (consents; courses, their reviews and orders as they come) are
 kept as the clinical tables are (migrations 0003, 0006): the database refuses to delete a row on
 either database, to replace one on SQLite (a REPLACE deletes the row it collides with) and to
 truncate the table on PostgreSQL, whoever holds a connection."""
@@ -71,3 +71,54 @@ def test_a_table_is_never_truncated_on_postgresql(db, record, table):
     with pytest.raises(sa.exc.DBAPIError, match=NEVER_DELETED):
         db.session.execute(sa.text(f"TRUNCATE {table} CASCADE"))
     db.session.rollback()
+
+
+# Tables whose rows may be deleted or changed, each for a reason; every other table of the
+# schema has a no-delete trigger, so a new table of the record cannot be forgotten.
+WORKING_TABLES = {
+    "alembic_version": "the migrations' own bookkeeping",
+    "audit_chain_head": "the chain's head moves with each event; the anchor proves it",
+    "checklist_item": "configuration: the clinic's checklist; completions keep their label",
+    "consent_type": "configuration: what a consent can be for",
+    "form_submission": "one-time form keys, a working store",
+    "password_history": "hashes of earlier passwords, trimmed to the last few",
+    "recovery_code": "second-factor recovery codes, spent and replaced",
+    "sign_in_throttle": "failed sign-in counts, cleared when they expire",
+}
+
+
+def _triggers(db) -> set[str]:
+    if db.engine.dialect.name == "postgresql":
+        query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+    else:
+        query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    return set(db.session.scalars(sa.text(query)))
+
+
+def test_every_table_of_the_record_refuses_deletion(db):
+    tables = set(sa.inspect(db.engine).get_table_names())
+    triggers = _triggers(db)
+    unprotected = {t for t in tables if f"{t}_no_delete" not in triggers}
+    assert unprotected == set(WORKING_TABLES), (
+        "a table without a no-delete trigger: protect it in its migration, or list it in "
+        "WORKING_TABLES with the reason its rows may go"
+    )
+
+
+def test_an_instruction_text_given_is_never_changed_nor_deleted(db):
+    text = db.session.scalars(sa.text("SELECT id FROM instruction_text")).first()
+    assert text is not None  # the migration's first version
+    for statement in (
+        "UPDATE instruction_text SET body = 'edited' WHERE id = :id",
+        "UPDATE instruction_text SET version = '9' WHERE id = :id",
+        "DELETE FROM instruction_text WHERE id = :id",
+    ):
+        with pytest.raises(sa.exc.DatabaseError, match="kept as given"):
+            db.session.execute(sa.text(statement), {"id": text})
+        db.session.rollback()
+    # Whether it is still offered may change: a newer version takes its place.
+    db.session.execute(
+        sa.text("UPDATE instruction_text SET active = :no WHERE id = :id"),
+        {"id": text, "no": False},
+    )
+    db.session.commit()
