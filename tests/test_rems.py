@@ -20,10 +20,12 @@ from clinic.sessions.models import (
     Dissociation,
     MonitoringEntry,
     Phase,
+    Pregnancy,
     RemsForm,
     Route,
 )
 from clinic.sessions.services.rems import answer_ready_to_leave, mark_submitted, rems_forms_due
+from clinic.sessions.services.screening import ScreeningDetails, record_screening
 from clinic.sessions.services.voiding import void_entry
 from tests.factories import insert_administration, make_patient, open_session_for
 from tests.helpers import audit_actions
@@ -111,6 +113,32 @@ def test_correcting_the_chart_corrects_the_form(client, db, esketamine):
     page = text_of(client.get(f"/sessions/{session_id}/rems").get_data(as_text=True))
     assert "152/92" not in page
     assert re.search(r"BP at about 40 minutes not recorded", page)
+
+
+def test_the_concomitant_medicines_are_read_from_the_days_screening(client, db, esketamine):
+    session = esketamine["session"]
+    url = f"/sessions/{session.id}/rems"
+    assert "No screening recorded" in text_of(client.get(url).get_data(as_text=True))
+    record_screening(
+        esketamine["nurse"],
+        session.id,
+        ScreeningDetails(
+            occurred_at=session.started_at,
+            pregnancy=Pregnancy.NOT_APPLICABLE,
+            last_solid_food_at=None,
+            last_clear_fluid_at=None,
+            concomitant_medicines=["benzodiazepine", "psychostimulant"],
+            escort_present=True,
+            escort_name="Sam Doe",
+            escort_relationship="Partner",
+            escort_phone="555-0100",
+        ),
+        None,
+        None,
+    )
+    _db.session.commit()
+    page = text_of(client.get(url).get_data(as_text=True))
+    assert "Benzodiazepine, Psychostimulant (from the day's screening)" in page
 
 
 def test_ready_to_leave_is_answered_then_the_form_is_marked_submitted_and_audited(

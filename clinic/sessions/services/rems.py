@@ -24,11 +24,13 @@ from clinic.sessions.entries import ChartError
 from clinic.sessions.guards import lock_session
 from clinic.sessions.models import (
     Administration,
+    ConcomitantMedicine,
     Dissociation,
     InfusionSession,
     MonitoringEntry,
     RemsForm,
     Route,
+    Screening,
     SessionStatus,
 )
 from clinic.sessions.vitals import abnormal_flags
@@ -90,6 +92,8 @@ class RemsView:
     respiratory_depression: Finding
     due_on: date
     lots: list[str] = field(default_factory=list)
+    # The day's screening, read as recorded: None when no screening was recorded.
+    concomitant_medicines: list[str] | None = None
 
     @property
     def is_rems(self) -> bool:
@@ -162,10 +166,18 @@ def build_rems_view(infusion_session: InfusionSession) -> RemsView:
         if "low" in {abnormal_flags(e, thresholds).get(k) for k in ("spo2", "respiratory_rate")}
     ]
     lots = sorted({d.lot_number for d in devices if d.lot_number})
+    screening = db.session.scalar(
+        sa.select(Screening).where(Screening.session_id == infusion_session.id)
+    )
     return RemsView(
         infusion_session=infusion_session,
         form=rems_form_of(infusion_session.id),
         devices=devices,
+        concomitant_medicines=(
+            None
+            if screening is None
+            else [ConcomitantMedicine(m).label for m in screening.concomitant_medicines]
+        ),
         first_device_at=start,
         first_treatment=start is not None and not _earlier_rems_session(infusion_session),
         monitoring_minutes=_minutes(start, ended) if ended else None,
