@@ -320,7 +320,14 @@ def charted(nurse: User, clinician: User, session_id: int, start: datetime) -> d
     record_screening(
         nurse,
         session_id,
-        replace(screened, pregnancy=Pregnancy.NEGATIVE, note="Repeat test negative"),
+        # The suicidality answer corrected too: a positive one would make the C-SSRS due
+        # before this record's discharge.
+        replace(
+            screened,
+            pregnancy=Pregnancy.NEGATIVE,
+            suicidality_positive=False,
+            note="Repeat test negative",
+        ),
         screening.version,
         None,
     )
