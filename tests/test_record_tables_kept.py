@@ -1,7 +1,9 @@
-"""The record tables of issue 13 and after (consents; courses, their reviews and orders as they come) are
-kept as the clinical tables are (migrations 0003, 0006): the database refuses to delete a row on
-either database, to replace one on SQLite (a REPLACE deletes the row it collides with) and to
-truncate the table on PostgreSQL, whoever holds a connection."""
+"""The record tables of issue 13 and after (consents; courses, their reviews and orders; the
+screening, adverse events, discharge assessments, REMS forms and the register) are kept as the
+clinical tables are (migrations 0003, 0006): the database refuses to delete a row on either
+database, to replace one on SQLite (a REPLACE deletes the row it collides with) and to truncate
+the table on PostgreSQL, whoever holds a connection. Every other table is listed with the reason
+its rows may go."""
 
 from __future__ import annotations
 
