@@ -388,11 +388,17 @@ def complete_checklist(page: Page, driver: str) -> None:
         expect(item.get_by_test_id("checklist-state")).to_contain_text("Done")
 
 
-def record_discharge(page: Page, driver: str, when: str = "") -> None:
+def record_discharge(page: Page, driver: str, when: str = "", *, override: str = "") -> None:
+    """The discharge; `override` is a clinician's reason to discharge before the route's minimum
+    observation (a journey that does not wait the two hours an esketamine session needs)."""
     section = page.get_by_role("region", name="Discharge", exact=True)
     if when:
         fill_time(section.get_by_role("group", name="Discharge time"), when)
     section.get_by_label("Left with (driver's name)").fill(driver)
+    if override:
+        section.get_by_label(
+            "Clinician's override: reason to discharge before the minimum observation"
+        ).fill(override)
     section.get_by_role("button", name="Record discharge").click()
     expect(page.get_by_text("Discharge recorded.")).to_be_visible()
 

@@ -44,8 +44,8 @@ from tests.browser.journeys import (
 TABLET = {"width": 768, "height": 1024}
 CLINIC_ZONE = ZoneInfo("America/New_York")  # the live server's CLINIC_TIMEZONE
 
-NURSE = Staff("tomas.berg", "Tomas Berg", "RN", "Nurse", "screening-passphrase-83")
-CLINICIAN = Staff("ines.duarte", "Ines Duarte", "MD", "Clinician", "override-passphrase-29")
+NURSE = Staff("lotte.brandt", "Lotte Brandt", "RN", "Nurse", "screening-passphrase-83")
+CLINICIAN = Staff("karim.nasser", "Karim Nasser", "MD", "Clinician", "override-passphrase-29")
 PATIENT = PatientDetails("J14-0001", "Halvorsen", "Sigrid")
 
 
@@ -127,7 +127,7 @@ def give(
     select = card.get_by_label("Order carried out")
     value = select.locator("option", has_text=order).first.get_attribute("value")
     select.select_option(value=value)
-    card.get_by_label("Drug").fill(order)
+    card.get_by_label("Drug", exact=True).fill(order)
     card.get_by_label("Route").select_option(label=route)
     card.get_by_label("Method").select_option(label=method)
     card.get_by_label("Dose", exact=True).fill(dose)
@@ -207,7 +207,7 @@ def test_screening_esketamine_adverse_event_and_discharge_on_a_tablet(
         "Repeat BP 152/94 after rest; benefit outweighs the risk"
     )
     page.get_by_role("button", name="Override and go ahead").click()
-    expect(page.get_by_test_id("screening-override")).to_contain_text("Ines Duarte")
+    expect(page.get_by_test_id("screening-override")).to_contain_text("Karim Nasser")
     sign_out(page)
 
     assert sign_in(page, base, NURSE.username, NURSE.password, check=False)
