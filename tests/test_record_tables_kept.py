@@ -89,20 +89,25 @@ WORKING_TABLES = {
 }
 
 
-def _triggers(db) -> set[str]:
+def _tables_refusing_delete(db) -> set[str]:
+    """The tables with a trigger that fires on DELETE, whatever the migration named it."""
     if db.engine.dialect.name == "postgresql":
-        query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
-    else:
-        query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
-    return set(db.session.scalars(sa.text(query)))
+        query = (
+            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE NOT t.tgisinternal AND (t.tgtype & 8) <> 0"  # 8: TRIGGER_TYPE_DELETE
+        )
+        return set(db.session.scalars(sa.text(query)))
+    rows = db.session.execute(
+        sa.text("SELECT tbl_name, sql FROM sqlite_master WHERE type = 'trigger'")
+    )
+    return {table for table, sql in rows if " DELETE ON " in " ".join(sql.upper().split())}
 
 
 def test_every_table_of_the_record_refuses_deletion(db):
     tables = set(sa.inspect(db.engine).get_table_names())
-    triggers = _triggers(db)
-    unprotected = {t for t in tables if f"{t}_no_delete" not in triggers}
+    unprotected = tables - _tables_refusing_delete(db)
     assert unprotected == set(WORKING_TABLES), (
-        "a table without a no-delete trigger: protect it in its migration, or list it in "
+        "a table without a trigger refusing DELETE: protect it in its migration, or list it in "
         "WORKING_TABLES with the reason its rows may go"
     )
 
