@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -403,25 +405,12 @@ def record_discharge(page: Page, driver: str, when: str = "", *, override: str =
     expect(page.get_by_text("Discharge recorded.")).to_be_visible()
 
 
-def open_course_for(
-    live: Any, patient_id: int, clinician: Staff, password: str = TEMPORARY_PASSWORD
-) -> None:
-    """An active induction course for the patient with its signed treatment order (ketamine 0.5
-    mg/kg IV infusion), written by the clinician through the services on the live server's
-    database (with her temporary password unless she chose her own). A set-up step: courses
-    and orders are a clinician's decisions, and these journeys follow the nurse who opens the
-    session within the course and gives what was ordered (issue 13)."""
-    import sqlalchemy as sa
-
+@contextmanager
+def on_live_database(live: Any) -> Iterator[None]:
+    """An app context on the live server's database and keys, for a set-up step taken through
+    the services (what a person's earlier decisions left on the record)."""
     from clinic import create_app
-    from clinic.administration_terms import Method, Route
-    from clinic.auth.models import User
     from clinic.extensions import db
-    from clinic.orders.models import OrderKind
-    from clinic.orders.services import OrderDetails, write_order
-    from clinic.patients.courses.models import Protocol
-    from clinic.patients.courses.services import CourseDetails, clinic_today, open_course
-    from clinic.patients.models import Indication
 
     app = create_app(
         {
@@ -433,6 +422,33 @@ def open_course_for(
         }
     )
     with app.app_context():
+        try:
+            yield
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def open_course_for(
+    live: Any, patient_id: int, clinician: Staff, password: str = TEMPORARY_PASSWORD
+) -> None:
+    """An active induction course for the patient with its signed treatment order (ketamine 0.5
+    mg/kg IV infusion), written by the clinician through the services on the live server's
+    database (with her temporary password unless she chose her own). A set-up step: courses
+    and orders are a clinician's decisions, and these journeys follow the nurse who opens the
+    session within the course and gives what was ordered (issue 13)."""
+    import sqlalchemy as sa
+
+    from clinic.administration_terms import Method, Route
+    from clinic.auth.models import User
+    from clinic.extensions import db
+    from clinic.orders.models import OrderKind
+    from clinic.orders.services import OrderDetails, write_order
+    from clinic.patients.courses.models import Protocol
+    from clinic.patients.courses.services import CourseDetails, clinic_today, open_course
+    from clinic.patients.models import Indication
+
+    with on_live_database(live):
         actor = db.session.scalar(sa.select(User).where(User.username == clinician.username))
         details = CourseDetails(
             indication=Indication.DEPRESSION,
@@ -454,5 +470,3 @@ def open_course_for(
         course_id = getattr(getattr(course, "entry", course), "id", None)
         write_order(actor, patient_id, order, password, None, course_id=course_id)
         db.session.commit()
-        db.session.remove()
-        db.engine.dispose()

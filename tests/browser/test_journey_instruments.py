@@ -23,6 +23,7 @@ from tests.browser.journeys import (
     choose,
     create_staff_as_admin,
     first_sign_in,
+    on_live_database,
     open_session,
     record_administration,
     record_discharge,
@@ -50,7 +51,6 @@ def esketamine_course_for(live: Any, patient_id: int, clinician: Staff) -> None:
     the patient's REMS patient ID: set-up through the services, as open_course_for does."""
     import sqlalchemy as sa
 
-    from clinic import create_app
     from clinic.administration_terms import Method, Route
     from clinic.auth.models import User
     from clinic.extensions import db
@@ -60,16 +60,7 @@ def esketamine_course_for(live: Any, patient_id: int, clinician: Staff) -> None:
     from clinic.patients.courses.services import CourseDetails, clinic_today, open_course
     from clinic.patients.models import Indication, Patient
 
-    app = create_app(
-        {
-            "CLINIC_ENV": "development",
-            "SQLALCHEMY_DATABASE_URI": live.database_url,
-            "SECRET_KEY": live.env["SECRET_KEY"],
-            "AUDIT_KEY": live.env["AUDIT_KEY"],
-            "CLINIC_TIMEZONE": live.env["CLINIC_TIMEZONE"],
-        }
-    )
-    with app.app_context():
+    with on_live_database(live):
         actor = db.session.scalar(sa.select(User).where(User.username == clinician.username))
         details = CourseDetails(
             indication=Indication.DEPRESSION,
@@ -92,8 +83,6 @@ def esketamine_course_for(live: Any, patient_id: int, clinician: Staff) -> None:
         write_order(actor, patient_id, order, clinician.password, None, course_id=course_id)
         db.session.get(Patient, patient_id).rems_patient_id = "REMS-704512"
         db.session.commit()
-        db.session.remove()
-        db.engine.dispose()
 
 
 def earlier_sessions_with_scores(live: Any, patient_id: int, nurse: Staff) -> None:
@@ -102,7 +91,6 @@ def earlier_sessions_with_scores(live: Any, patient_id: int, nurse: Staff) -> No
     and, with today's, something to draw."""
     import sqlalchemy as sa
 
-    from clinic import create_app
     from clinic.auth.models import User
     from clinic.database import utcnow
     from clinic.extensions import db
@@ -110,16 +98,7 @@ def earlier_sessions_with_scores(live: Any, patient_id: int, nurse: Staff) -> No
     from clinic.sessions.services.opening import SessionDetails, open_session
     from clinic.sessions.services.scores import ScoreEntry, record_score
 
-    app = create_app(
-        {
-            "CLINIC_ENV": "development",
-            "SQLALCHEMY_DATABASE_URI": live.database_url,
-            "SECRET_KEY": live.env["SECRET_KEY"],
-            "AUDIT_KEY": live.env["AUDIT_KEY"],
-            "CLINIC_TIMEZONE": live.env["CLINIC_TIMEZONE"],
-        }
-    )
-    with app.app_context():
+    with on_live_database(live):
         actor = db.session.scalar(sa.select(User).where(User.username == nurse.username))
         clinician = db.session.scalar(sa.select(User).where(User.username == CLINICIAN.username))
         course = active_course(patient_id)
@@ -147,8 +126,6 @@ def earlier_sessions_with_scores(live: Any, patient_id: int, nurse: Staff) -> No
                 given = {f"item{n}": a for n, a in enumerate(answers, start=1)}
                 record_score(actor, session_id, code, ScoreEntry(None, at, given))
         db.session.commit()
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_phq9_item9_requires_the_cssrs_before_discharge_and_the_rems_form_is_filed(

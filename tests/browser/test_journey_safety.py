@@ -15,7 +15,6 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
-from clinic import create_app
 from clinic.administration_terms import Method, Route
 from clinic.auth.models import User
 from clinic.extensions import db
@@ -35,6 +34,7 @@ from tests.browser.journeys import (
     fill_vitals,
     first_sign_in,
     monitoring_form,
+    on_live_database,
     open_session,
     register_patient,
     sign_in,
@@ -62,16 +62,7 @@ def esketamine_orders(live: Any, patient_id: int) -> None:
     """The clinician's course and signed orders (a set-up step, as tests/browser/journeys.py
     `open_course_for` does): esketamine 56 mg by nasal spray, and midazolam 2 mg IV PRN for an
     emergence reaction."""
-    app = create_app(
-        {
-            "CLINIC_ENV": "development",
-            "SQLALCHEMY_DATABASE_URI": live.database_url,
-            "SECRET_KEY": live.env["SECRET_KEY"],
-            "AUDIT_KEY": live.env["AUDIT_KEY"],
-            "CLINIC_TIMEZONE": live.env["CLINIC_TIMEZONE"],
-        }
-    )
-    with app.app_context():
+    with on_live_database(live):
         actor = db.session.scalar(sa.select(User).where(User.username == CLINICIAN.username))
         course = open_course(
             actor,
@@ -108,8 +99,6 @@ def esketamine_orders(live: Any, patient_id: int) -> None:
         ):
             write_order(actor, patient_id, order, TEMPORARY_PASSWORD, None, course_id=course_id)
         db.session.commit()
-        db.session.remove()
-        db.engine.dispose()
 
 
 def give(
