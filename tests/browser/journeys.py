@@ -467,6 +467,6 @@ def open_course_for(
             method=Method.INFUSION,
             rate_or_duration="over 40 minutes",
         )
-        course_id = getattr(getattr(course, "entry", course), "id", None)
+        course_id = course.entry.id
         write_order(actor, patient_id, order, password, None, course_id=course_id)
         db.session.commit()

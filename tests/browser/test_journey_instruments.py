@@ -79,7 +79,7 @@ def esketamine_course_for(live: Any, patient_id: int, clinician: Staff) -> None:
             method=Method.SPRAY,
             rate_or_duration="2 devices, 5 minutes apart",
         )
-        course_id = getattr(getattr(course, "entry", course), "id", None)
+        course_id = course.entry.id
         write_order(actor, patient_id, order, clinician.password, None, course_id=course_id)
         db.session.get(Patient, patient_id).rems_patient_id = "REMS-704512"
         db.session.commit()

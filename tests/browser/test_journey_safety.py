@@ -76,7 +76,7 @@ def esketamine_orders(live: Any, patient_id: int) -> None:
             ),
             None,
         )
-        course_id = getattr(getattr(course, "entry", course), "id", None)
+        course_id = course.entry.id
         for order in (
             OrderDetails(
                 kind=OrderKind.TREATMENT,
