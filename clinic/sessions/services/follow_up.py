@@ -9,8 +9,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from clinic.extensions import db
-from clinic.sessions.models import Instrument, Score, Screening
+from clinic.sessions.models import Instrument, Score
 from clinic.sessions.services.scores import score_definition
+from clinic.sessions.services.screening import screening_of
 
 
 def _valid_scores(session_id: int) -> list[Score]:
@@ -33,7 +34,7 @@ def cssrs_triggers(session_id: int, scores: list[Score] | None = None) -> list[s
         for rule in definition.flagged(list(score.answers)):
             if rule.requires == Instrument.CSSRS:
                 reasons.append(f"{definition.name}: {rule.label}")
-    screening = db.session.scalar(sa.select(Screening).where(Screening.session_id == session_id))
+    screening = screening_of(session_id)
     if screening is not None and screening.suicidality_positive:
         reasons.append("Screening: suicidality question positive")
     return reasons

@@ -30,9 +30,9 @@ from clinic.sessions.models import (
     MonitoringEntry,
     RemsForm,
     Route,
-    Screening,
     SessionStatus,
 )
+from clinic.sessions.services.screening import screening_of
 from clinic.sessions.vitals import abnormal_flags
 
 READY_MINUTES_MAX = 24 * 60
@@ -166,9 +166,7 @@ def build_rems_view(infusion_session: InfusionSession) -> RemsView:
         if "low" in {abnormal_flags(e, thresholds).get(k) for k in ("spo2", "respiratory_rate")}
     ]
     lots = sorted({d.lot_number for d in devices if d.lot_number})
-    screening = db.session.scalar(
-        sa.select(Screening).where(Screening.session_id == infusion_session.id)
-    )
+    screening = screening_of(infusion_session.id)
     return RemsView(
         infusion_session=infusion_session,
         form=rems_form_of(infusion_session.id),
